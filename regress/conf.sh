@@ -1,0 +1,105 @@
+#!/bin/sh
+# Configuration tests, run by regress/run-tests: egressd -n and -nv
+# against the cases in regress/conf/.  NN.conf must pass, print NN.ok with
+# -nv (the normalised configuration, then "configuration OK"), print the
+# same again when its own output is parsed (round trip), and print only
+# "configuration OK" with -n.  bad-NN.conf must fail with status 1 and
+# bad-NN.err on stderr exactly.  NN.args or bad-NN.args, when present,
+# hold extra arguments (split on blanks, e.g. -D name=value).  Files named
+# *.inc are only included by the cases.
+. "$SRCDIR/regress/lib.sh"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/egressd-conf.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT PIPE TERM
+
+# show_diff EXPECTED GOT: the difference as TAP comments.
+show_diff() {
+	diff -u "$1" "$2" | sed 's/^/# /'
+}
+
+# check_valid NAME FILE [ARGS...]: the four checks of a valid file.
+check_valid() {
+	name=$1 file=$2
+	shift 2
+	"$EGRESSD" -nv -f "$file" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass "$name: -nv exits 0"
+	else
+		fail "$name: -nv exits 0 (got $rc)"
+		sed 's/^/# /' "$tmp/err"
+	fi
+
+	if [ -f "$name.ok" ]; then
+		if cmp -s "$name.ok" "$tmp/out"; then
+			pass "$name: -nv prints $name.ok"
+		else
+			fail "$name: -nv prints $name.ok"
+			show_diff "$name.ok" "$tmp/out"
+		fi
+	fi
+
+	# Round trip: the printed configuration, without its last line,
+	# parses and prints the same.  It is self-contained: no -D needed.
+	sed '$d' "$tmp/out" >"$tmp/again.conf"
+	"$EGRESSD" -nv -f "$tmp/again.conf" >"$tmp/out2" 2>"$tmp/err2"
+	rc=$?
+	if [ "$rc" -eq 0 ] && cmp -s "$tmp/out" "$tmp/out2"; then
+		pass "$name: round trip"
+	else
+		fail "$name: round trip (exit $rc)"
+		sed 's/^/# /' "$tmp/err2"
+		show_diff "$tmp/out" "$tmp/out2"
+	fi
+	rm -f "$tmp/again.conf" "$tmp/out2" "$tmp/err2"
+
+	"$EGRESSD" -n -f "$file" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out")" = "configuration OK" ] &&
+	    [ "$(wc -l <"$tmp/out" | tr -d ' ')" = 1 ]; then
+		pass "$name: -n prints configuration OK"
+	else
+		fail "$name: -n prints configuration OK (exit $rc)"
+		sed 's/^/# /' "$tmp/out" "$tmp/err"
+	fi
+}
+
+cd "$SRCDIR/regress/conf" || exit 1
+
+for conf in [0-9][0-9].conf; do
+	[ -f "$conf" ] || continue
+	name=${conf%.conf}
+	args=
+	[ -f "$name.args" ] && args=$(cat "$name.args")
+	# shellcheck disable=SC2086 # args are split on purpose
+	check_valid "$name" "$conf" $args
+done
+
+for conf in bad-[0-9][0-9].conf; do
+	[ -f "$conf" ] || continue
+	name=${conf%.conf}
+	args=
+	[ -f "$name.args" ] && args=$(cat "$name.args")
+	# shellcheck disable=SC2086
+	"$EGRESSD" -n -f "$conf" $args >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ]; then
+		pass "$name: -n exits 1"
+	else
+		fail "$name: -n exits 1 (got $rc)"
+		sed 's/^/# /' "$tmp/out"
+	fi
+	if cmp -s "$name.err" "$tmp/err"; then
+		pass "$name: stderr is $name.err"
+	else
+		fail "$name: stderr is $name.err"
+		show_diff "$name.err" "$tmp/err"
+	fi
+done
+
+# The example shipped in etc/ must be valid.
+check_valid etc/egressd.conf "$SRCDIR/etc/egressd.conf"
+
+rm -f "$tmp/out" "$tmp/err"
+done_testing

@@ -1,0 +1,99 @@
+# Helpers for the end-to-end drivers: a scratch directory, a free
+# loopback port, starting egressd in the foreground on a test config and
+# stopping it (by PID only), reading its children from /proc.
+. "$SRCDIR/regress/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "1..0 # skip end-to-end tests need root"; exit 0; }
+EGD_USER=${EGD_USER:-_egressd}
+if ! getent passwd "$EGD_USER" >/dev/null; then
+	echo "not ok 1 - user $EGD_USER missing (useradd --system $EGD_USER)"
+	exit 1
+fi
+EGD_UID=$(id -u "$EGD_USER")
+
+T=$(mktemp -d /tmp/egressd-test.XXXXXX)
+chmod 755 "$T"
+EGD_PID=
+cleanup() {
+	if [ -n "$EGD_PID" ] && kill -0 "$EGD_PID" 2>/dev/null; then
+		kill -KILL "$EGD_PID" 2>/dev/null
+		for c in $(children_of "$EGD_PID"); do kill -KILL "$c" 2>/dev/null; done
+	fi
+	[ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# children_of PID: the pids whose parent is PID.
+children_of() {
+	for s in /proc/[0-9]*/status; do
+		pp=$(awk '/^PPid:/ {print $2}' "$s" 2>/dev/null)
+		[ "$pp" = "$1" ] && { p=${s#/proc/}; echo "${p%/status}"; }
+	done
+	return 0
+}
+
+# role_of PID: worker or helper, from the command line.
+role_of() {
+	tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null |
+	    sed -n 's/.* -P \([a-z]*\) .*/\1/p'
+}
+
+instance_of() {
+	tr '\0' ' ' < "/proc/$1/cmdline" 2>/dev/null |
+	    sed -n 's/.* -I \([0-9]*\).*/\1/p'
+}
+
+workers_of() {
+	for c in $(children_of "$1"); do
+		[ "$(role_of "$c")" = worker ] && echo "$c"
+	done
+	return 0
+}
+
+# wait_for COUNT-OF-TENTHS COMMAND...: poll until COMMAND succeeds.
+wait_for() {
+	n=$1; shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+log_has() { grep -q -- "$1" "$T/egressd.log"; }
+log_count() { grep -c -- "$1" "$T/egressd.log"; }
+
+# start_egressd CONF [ARGS...]: starts it with -d, waits for "ready".
+start_egressd() {
+	conf=$1; shift
+	: > "$T/egressd.log"
+	"$EGRESSD" -d -f "$conf" "$@" 2>>"$T/egressd.log" &
+	EGD_PID=$!
+	if ! wait_for 100 log_has "ready:"; then
+		diag "egressd did not become ready; its log:"
+		sed 's/^/# /' "$T/egressd.log"
+		return 1
+	fi
+	return 0
+}
+
+# stop_egressd: SIGTERM, wait for exit; sets EGD_STATUS.
+stop_egressd() {
+	kill -TERM "$EGD_PID"
+	wait "$EGD_PID"
+	EGD_STATUS=$?
+}
+
+http_status() {	# http_status URL: prints the status code, 000 on failure
+	curl -s -o /dev/null -m 5 -w '%{http_code}' "$@"
+}
+
+status_field() {	# status_field PID FIELD: the values, space-separated
+	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}

@@ -1,0 +1,2 @@
+/* Builds Debian node-llhttp's llhttp.c into libllhttp.a (see configure --with-llhttp). */
+#include "llhttp.c"

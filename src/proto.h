@@ -1,0 +1,96 @@
+/*
+ * Every message that crosses a process boundary, in one enum, grouped by
+ * direction.  Each line says sender -> receiver and the payload.  Bump
+ * EGD_PROTO_VERSION on any change to a type or a payload layout.
+ * Payloads are the fixed-size structs below; strings in them are fixed
+ * arrays that the receiver checks for a terminating NUL before use.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <sys/socket.h>
+#include <stdint.h>
+
+#define EGD_PROTO_VERSION	1
+
+enum egd_imsg {
+	IMSG_NONE = 0,
+
+	/* parent -> any child */
+	IMSG_INIT,		/* struct msg_init: identity, flags; once */
+	IMSG_CONF_BEGIN,	/* struct msg_conf_global: a new generation */
+	IMSG_CONF_GATEWAY,	/* struct msg_gateway */
+	IMSG_CONF_GWHOST,	/* struct msg_gwhost: a host of a gateway */
+	IMSG_CONF_LISTENER,	/* struct msg_listener + listening socket */
+	IMSG_CONF_END,		/* uint32_t generation: apply it */
+	IMSG_SHUTDOWN,		/* none: stop accepting, drain, exit */
+	IMSG_VERBOSE,		/* int: log verbosity */
+
+	/* parent -> worker */
+	IMSG_HELPER_CHAN,	/* none + socket to the helper */
+
+	/* parent -> helper */
+	IMSG_WORKER_CHAN,	/* none + socket to worker peerid */
+
+	/* any child -> parent */
+	IMSG_READY,		/* uint32_t generation now in force */
+	IMSG_LOG,		/* struct msg_log + text: a log line */
+
+	/* worker <-> helper */
+	IMSG_HELPER_PING,	/* uint32_t: worker -> helper, liveness */
+	IMSG_HELPER_PONG,	/* uint32_t: helper -> worker, the same */
+
+	IMSG_MAX
+};
+
+#define EGD_NAME_MAX	128	/* block names */
+#define EGD_HOST_MAX	256	/* a host name or pattern, with its NUL */
+
+enum egd_role {
+	ROLE_PARENT = 0,
+	ROLE_WORKER,
+	ROLE_HELPER,
+};
+
+struct msg_init {
+	uint32_t	 role;
+	uint32_t	 instance;
+	uint32_t	 uid;
+	uint32_t	 gid;
+	char		 chroot[4096];
+	int32_t		 verbose;
+};
+
+struct msg_conf_global {
+	uint32_t	 gen;
+	uint32_t	 drain_timeout;	/* seconds */
+	uint32_t	 max_conns;	/* per worker */
+	uint32_t	 idle_timeout;	/* seconds */
+};
+
+struct msg_gateway {
+	uint32_t	 id;
+	char		 name[EGD_NAME_MAX];
+};
+
+struct msg_gwhost {
+	uint32_t	 gateway;
+	char		 host[EGD_HOST_MAX];
+};
+
+struct msg_listener {
+	uint32_t	 id;
+	uint32_t	 gateway;
+	uint32_t	 proto;
+	uint32_t	 sslen;
+	struct sockaddr_storage ss;
+};
+
+struct msg_log {
+	int32_t		 pri;
+	/* followed by the text, without a NUL */
+};
+
+#define EGD_LOG_MAX	1024
+
+#endif /* PROTO_H */
