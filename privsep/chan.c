@@ -263,3 +263,20 @@ ps_chan_pending(struct ps_chan *c)
 {
 	return c->buf.opending;
 }
+
+/*
+ * Stop (on) or start again (!on) reading from the peer, for back-pressure:
+ * its messages wait in the socket buffer and then in the peer's own queue.
+ * Messages already read are still dispatched (at most one read buffer);
+ * writing goes on.  A dead channel stays stopped.
+ */
+void
+ps_chan_pause(struct ps_chan *c, int on)
+{
+	if (c->dead)
+		return;
+	if (on)
+		event_del(c->rev);
+	else
+		event_add(c->rev, NULL);
+}

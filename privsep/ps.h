@@ -132,6 +132,7 @@ int		 ps_chan_compose(struct ps_chan *, uint32_t, uint32_t, int,
 int		 ps_chan_composev(struct ps_chan *, uint32_t, uint32_t, int,
 		    const struct iovec *, int);
 size_t		 ps_chan_pending(struct ps_chan *);
+void		 ps_chan_pause(struct ps_chan *, int);
 void		 ps_chan_fail(struct ps_chan *, const char *);
 const struct ps_handler *ps_check(const struct ps_handler *, size_t,
 		    uint32_t, uint64_t *, const struct ps_msg *,

@@ -127,23 +127,33 @@ static const struct ps_rule ps_rules[] = {
 	ALLOWA(PS_SC_TCP, socket, "TCP over IPv6",
 	    EQ(0, AF_INET6),
 	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_STREAM)),
-	ALLOW(PS_SC_TCP | PS_SC_UDP, connect, "upstreams, DNS servers"),
-	ALLOWA(PS_SC_TCP | PS_SC_UDP, getsockopt, "SO_ERROR after connect",
+	ALLOW(PS_SC_TCP, connect, "upstreams"),
+	ALLOWA(PS_SC_TCP, getsockopt, "SO_ERROR after connect",
 	    EQ(1, SOL_SOCKET),
 	    EQ(2, SO_ERROR)),
 	ALLOW(PS_SC_TCP, getsockname, "local address of an upstream"),
 	ALLOW(PS_SC_TCP, getpeername, "address of an upstream"),
 
-	/* --- PS_SC_UDP: DNS queries --- */
+	/*
+	 * --- PS_SC_UDP: DNS queries (evdns in the helper) ---
+	 * libevent 2.1's evdns opens one unconnected socket per server
+	 * (on start-up, and again when a reload changes the servers),
+	 * sends with sendto() and reads with recvfrom(), flags 0, and
+	 * checks the source of each answer itself: no bind, no connect,
+	 * no socket option.  Protocol 0 only: no ICMP ping sockets.
+	 */
 	ALLOWA(PS_SC_UDP, socket, "DNS over IPv4",
 	    EQ(0, AF_INET),
-	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM)),
+	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM),
+	    EQ(2, 0)),
 	ALLOWA(PS_SC_UDP, socket, "DNS over IPv6",
 	    EQ(0, AF_INET6),
-	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM)),
-	ALLOW(PS_SC_UDP, sendto, "DNS queries"),
-	ALLOW(PS_SC_UDP, recvfrom, "DNS answers"),
-	ALLOW(PS_SC_UDP, bind, "evdns binds its query socket to port 0"),
+	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM),
+	    EQ(2, 0)),
+	ALLOWA(PS_SC_UDP, sendto, "DNS queries, no flags",
+	    EQ(3, 0)),
+	ALLOWA(PS_SC_UDP, recvfrom, "DNS answers, no flags",
+	    EQ(3, 0)),
 
 #ifdef EGRESSD_SANITIZE
 	/*

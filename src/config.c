@@ -48,22 +48,49 @@ conf_new(void)
 	strlcpy(conf->chroot, EGRESSD_CHROOT, sizeof(conf->chroot));
 	strlcpy(conf->resolver, EGRESSD_RESOLVER, sizeof(conf->resolver));
 	conf->workers = 0;
+	conf->nnameservers = 0;
 	conf->drain_timeout = EGRESSD_DRAIN;
 	conf->max_conns = EGRESSD_MAXCONN;
 	conf->idle_timeout = EGRESSD_IDLE;
+	conf->request_timeout = EGRESSD_REQTIMEOUT;
+	conf->connect_timeout = EGRESSD_CONNTIMEOUT;
+	conf->max_header_size = EGRESSD_MAXHDRSIZE;
+	conf->max_headers = EGRESSD_MAXHEADERS;
+	conf->max_uri = EGRESSD_MAXURI;
+	conf->dns_min_ttl = EGRESSD_DNSMINTTL;
+	conf->dns_max_ttl = EGRESSD_DNSMAXTTL;
+	conf->dns_neg_ttl = EGRESSD_DNSNEGTTL;
+	conf->pool_idle = EGRESSD_POOLIDLE;
+	conf->pool_timeout = EGRESSD_POOLTIMEOUT;
+	memset(&conf->limits, 0, sizeof(conf->limits));	/* none */
 	conf->log_facility = LOG_DAEMON;
 	TAILQ_INIT(&conf->gateways);
 	TAILQ_INIT(&conf->listeners);
+	TAILQ_INIT(&conf->services);
+	TAILQ_INIT(&conf->routes);
 	return conf;
+}
+
+static void
+hostlist_free(struct hostlist *hosts)
+{
+	struct hostname	*h;
+
+	while ((h = TAILQ_FIRST(hosts)) != NULL) {
+		TAILQ_REMOVE(hosts, h, entry);
+		free(h);
+	}
 }
 
 /* Frees conf and closes the sockets its listeners still hold. */
 void
 conf_free(struct egressd_conf *conf)
 {
-	struct gateway	*g;
-	struct hostname	*h;
-	struct listener	*l;
+	struct gateway		*g;
+	struct listener		*l;
+	struct service		*s;
+	struct route		*r;
+	struct route_match	*m;
 
 	if (conf == NULL)
 		return;
@@ -75,11 +102,21 @@ conf_free(struct egressd_conf *conf)
 	}
 	while ((g = TAILQ_FIRST(&conf->gateways)) != NULL) {
 		TAILQ_REMOVE(&conf->gateways, g, entry);
-		while ((h = TAILQ_FIRST(&g->hosts)) != NULL) {
-			TAILQ_REMOVE(&g->hosts, h, entry);
-			free(h);
-		}
+		hostlist_free(&g->hosts);
 		free(g);
+	}
+	while ((s = TAILQ_FIRST(&conf->services)) != NULL) {
+		TAILQ_REMOVE(&conf->services, s, entry);
+		hostlist_free(&s->hosts);
+		free(s);
+	}
+	while ((r = TAILQ_FIRST(&conf->routes)) != NULL) {
+		TAILQ_REMOVE(&conf->routes, r, entry);
+		while ((m = TAILQ_FIRST(&r->matches)) != NULL) {
+			TAILQ_REMOVE(&r->matches, m, entry);
+			free(m);
+		}
+		free(r);
 	}
 	free(conf);
 }
@@ -92,6 +129,39 @@ conf_gateway(struct egressd_conf *conf, const char *name)
 	TAILQ_FOREACH(g, &conf->gateways, entry)
 		if (strcmp(g->name, name) == 0)
 			return g;
+	return NULL;
+}
+
+struct gateway *
+conf_gateway_id(struct egressd_conf *conf, uint32_t id)
+{
+	struct gateway	*g;
+
+	TAILQ_FOREACH(g, &conf->gateways, entry)
+		if (g->id == id)
+			return g;
+	return NULL;
+}
+
+struct service *
+conf_service(struct egressd_conf *conf, const char *name)
+{
+	struct service	*s;
+
+	TAILQ_FOREACH(s, &conf->services, entry)
+		if (strcmp(s->name, name) == 0)
+			return s;
+	return NULL;
+}
+
+struct route *
+conf_route(struct egressd_conf *conf, const char *name)
+{
+	struct route	*r;
+
+	TAILQ_FOREACH(r, &conf->routes, entry)
+		if (strcmp(r->name, name) == 0)
+			return r;
 	return NULL;
 }
 
@@ -120,6 +190,47 @@ proto_name(int proto)
 		return "https";
 	case PROTO_TLS:
 		return "tls";
+	}
+	return "unknown";
+}
+
+/* Names of a service's enums, as egressd.conf(5) spells them. */
+const char *
+svc_proto_name(int proto)
+{
+	switch (proto) {
+	case SPROTO_HTTP:
+		return "http";
+	case SPROTO_HTTPS:
+		return "https";
+	case SPROTO_TLS:
+		return "tls";
+	case SPROTO_TCP:
+		return "tcp";
+	}
+	return "unknown";
+}
+
+const char *
+resolution_name(int res)
+{
+	switch (res) {
+	case RES_DNS:
+		return "dns";
+	case RES_STATIC:
+		return "static";
+	}
+	return "unknown";
+}
+
+const char *
+action_name(int action)
+{
+	switch (action) {
+	case ACT_ENFORCE:
+		return "enforce";
+	case ACT_REPORT:
+		return "report";
 	}
 	return "unknown";
 }

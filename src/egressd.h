@@ -25,6 +25,16 @@
 #define EGRESSD_MAXCONN		10000	/* client connections per worker */
 #define EGRESSD_IDLE		60	/* seconds a client may stay silent */
 #define EGRESSD_MAXWORKERS	64
+#define EGRESSD_REQTIMEOUT	30	/* seconds for a request head */
+#define EGRESSD_CONNTIMEOUT	10	/* seconds for an upstream connect */
+#define EGRESSD_MAXHDRSIZE	32768	/* bytes of a request head */
+#define EGRESSD_MAXHEADERS	100	/* header lines of a request */
+#define EGRESSD_MAXURI		8192	/* bytes of a request-target */
+#define EGRESSD_DNSMINTTL	5	/* seconds, clamp of answer TTLs */
+#define EGRESSD_DNSMAXTTL	300
+#define EGRESSD_DNSNEGTTL	5	/* seconds a failure is cached */
+#define EGRESSD_POOLIDLE	16	/* idle upstreams kept per host:port */
+#define EGRESSD_POOLTIMEOUT	30	/* seconds an upstream stays idle */
 
 enum listen_proto {
 	PROTO_HTTP = 0,
@@ -57,18 +67,168 @@ struct gateway {
 };
 TAILQ_HEAD(gatewaylist, gateway);
 
+/*
+ * Services, routes and their parts are fixed-size records so that the
+ * parent can send each as one message (src/proto.h); the list entries and
+ * host lists are rebuilt by the receiver.
+ */
+#define EGD_MAX_PORTS		16	/* ports of a service */
+#define EGD_MAX_ENDPOINTS	16	/* static endpoints of a service */
+#define EGD_MAX_CIDRS		32	/* "from" networks of a block */
+#define EGD_MAX_DESTS		8	/* weighted destinations of a match */
+#define EGD_MAX_HDRMATCH	4	/* header conditions of a match */
+#define EGD_MAX_ROUTEGW		8	/* gateways a route is bound to */
+#define EGD_PATH_MAX		1024	/* a path or path prefix in a route */
+
+/* An address family with up to 16 bytes of address: IPv4 or IPv6. */
+struct egd_addr {
+	uint8_t			 af;		/* AF_INET or AF_INET6 */
+	uint8_t			 addr[16];	/* network order */
+};
+
+struct egd_cidr {
+	struct egd_addr		 a;
+	uint8_t			 prefixlen;	/* 0..32 or 0..128 */
+};
+
+enum svc_proto {
+	SPROTO_HTTP = 0,	/* plain HTTP/1.1 */
+	SPROTO_HTTPS,		/* HTTP over TLS (origination or CONNECT) */
+	SPROTO_TLS,		/* TLS, routed by SNI (passthrough) */
+	SPROTO_TCP,		/* opaque bytes (CONNECT only) */
+};
+
+enum svc_resolution {
+	RES_DNS = 0,		/* the requested name, through the helper */
+	RES_STATIC,		/* the listed endpoints only */
+};
+
+enum svc_action {
+	ACT_ENFORCE = 0,	/* deny what the service does not allow */
+	ACT_REPORT,		/* let it pass, record "would deny" */
+};
+
+struct svc_port {
+	uint16_t		 port;
+	uint8_t			 proto;		/* enum svc_proto */
+	char			 name[EGD_NAME_MAX];	/* optional label */
+};
+
+struct svc_endpoint {
+	struct egd_addr		 a;
+	uint16_t		 port;		/* 0: the requested port */
+};
+
+/* A ServiceEntry: what may leave. */
+struct service {
+	TAILQ_ENTRY(service)	 entry;
+	struct hostlist		 hosts;		/* names, "*.x", IP literals */
+	uint32_t		 id;
+	char			 name[EGD_NAME_MAX];
+	struct svc_port		 ports[EGD_MAX_PORTS];
+	int			 nports;
+	int			 resolution;	/* enum svc_resolution */
+	struct svc_endpoint	 endpoints[EGD_MAX_ENDPOINTS];
+	int			 nendpoints;
+	int			 action;	/* enum svc_action */
+	int			 allow_private;	/* private destinations ok */
+	struct egd_cidr		 from[EGD_MAX_CIDRS];	/* none: any source */
+	int			 nfrom;
+};
+TAILQ_HEAD(servicelist, service);
+
+struct route_dest {
+	char			 host[EGD_HOST_MAX];
+	uint16_t		 port;		/* 0: the requested port */
+	uint32_t		 weight;	/* 1..100 */
+};
+
+enum path_match {
+	PATH_ANY = 0,
+	PATH_EXACT,
+	PATH_PREFIX,
+};
+
+struct hdr_match {
+	char			 name[64];	/* lowercase */
+	char			 value[256];	/* exact value */
+	int			 has_value;	/* 0: presence only */
+};
+
+/* One "match ... { ... }" of a route: conditions, then actions. */
+struct route_match {
+	TAILQ_ENTRY(route_match) entry;
+	uint32_t		 id;
+	uint32_t		 route;		/* id of its route */
+	char			 authority[EGD_HOST_MAX]; /* "": any; "*.x" */
+	uint16_t		 port;		/* 0: any */
+	int			 pathtype;	/* enum path_match */
+	char			 path[EGD_PATH_MAX];
+	char			 method[16];	/* "": any */
+	struct hdr_match	 headers[EGD_MAX_HDRMATCH];
+	int			 nheaders;
+	struct route_dest	 dests[EGD_MAX_DESTS];	/* none: as asked */
+	int			 ndests;
+	char			 rewrite_authority[EGD_HOST_MAX];
+	int			 rewrite_path;	/* replace the matched prefix */
+	char			 rewrite_prefix[EGD_PATH_MAX];
+	int			 timeout;	/* seconds; 0: connect timeout */
+	int			 retries;	/* connect retries, idempotent */
+	int			 websocket;	/* Upgrade: websocket allowed */
+};
+TAILQ_HEAD(matchlist, route_match);
+
+/* A VirtualService: where it goes. */
+struct route {
+	TAILQ_ENTRY(route)	 entry;
+	struct matchlist	 matches;
+	uint32_t		 id;
+	char			 name[EGD_NAME_MAX];
+	uint32_t		 gateways[EGD_MAX_ROUTEGW];	/* ids */
+	int			 ngateways;	/* 0: every gateway */
+	struct egd_cidr		 from[EGD_MAX_CIDRS];
+	int			 nfrom;
+};
+TAILQ_HEAD(routelist, route);
+
+/* Limits; 0 means none.  Rates are requests per second. */
+struct egd_limits {
+	uint32_t		 conns;		/* concurrent, all workers */
+	uint32_t		 src_conns;	/* concurrent, per client address */
+	uint32_t		 tunnels;
+	uint32_t		 src_tunnels;
+	uint32_t		 rate, burst;
+	uint32_t		 src_rate, src_burst;
+};
+
 struct egressd_conf {
 	uint32_t		 gen;
 	char			 user[64];
 	char			 chroot[PATH_MAX];
 	char			 resolver[PATH_MAX];
+	struct sockaddr_storage	 nameservers[8];	/* override resolver */
+	int			 nnameservers;
 	int			 workers;	/* 0: one per CPU */
 	int			 drain_timeout;
-	int			 max_conns;
-	int			 idle_timeout;
+	int			 max_conns;	/* per worker */
+	int			 idle_timeout;	/* client and tunnel silence */
+	int			 request_timeout; /* a whole request head: 408 */
+	int			 connect_timeout; /* upstream connect: 504 */
+	int			 max_header_size; /* bytes of a head: 431 */
+	int			 max_headers;	/* header lines: 431 */
+	int			 max_uri;	/* request-target bytes: 414 */
+	int			 dns_min_ttl, dns_max_ttl, dns_neg_ttl;
+	int			 pool_idle;	/* idle upstreams kept per host */
+	int			 pool_timeout;	/* seconds one stays idle */
+	struct egd_limits	 limits;
 	int			 log_facility;
+	char			 hostname[256];	/* parent: for audit records */
+	struct egd_addr		 ownaddrs[64];	/* this host's addresses */
+	int			 nownaddrs;
 	struct gatewaylist	 gateways;
 	struct listenerlist	 listeners;
+	struct servicelist	 services;
+	struct routelist	 routes;
 };
 
 struct egressd_opts {
@@ -84,8 +244,14 @@ struct egressd_opts {
 struct egressd_conf	*conf_new(void);
 void			 conf_free(struct egressd_conf *);
 struct gateway		*conf_gateway(struct egressd_conf *, const char *);
+struct gateway		*conf_gateway_id(struct egressd_conf *, uint32_t);
+struct service		*conf_service(struct egressd_conf *, const char *);
+struct route		*conf_route(struct egressd_conf *, const char *);
 int			 conf_workers(const struct egressd_conf *);
 const char		*proto_name(int);
+const char		*svc_proto_name(int);
+const char		*resolution_name(int);
+const char		*action_name(int);
 const char		*addr_ntop(const struct sockaddr_storage *, char *,
 			    size_t);
 int			 addr_port(const struct sockaddr_storage *);
@@ -93,6 +259,32 @@ int			 addr_equal(const struct sockaddr_storage *,
 			    const struct sockaddr_storage *);
 int			 facility_value(const char *);
 const char		*facility_name(int);
+
+/* addr.c: addresses, authorities, networks and host patterns */
+int			 egd_addr_parse(const char *, struct egd_addr *);
+int			 egd_cidr_parse(const char *, struct egd_cidr *);
+const char		*egd_addr_ntop(const struct egd_addr *, char *, size_t);
+void			 egd_addr_from_sa(const struct sockaddr *,
+			    struct egd_addr *, uint16_t *);
+socklen_t		 egd_addr_to_sa(const struct egd_addr *, uint16_t,
+			    struct sockaddr_storage *);
+int			 egd_addr_equal(const struct egd_addr *,
+			    const struct egd_addr *);
+int			 egd_cidr_match(const struct egd_cidr *,
+			    const struct egd_addr *);
+const char		*egd_addr_private(const struct egd_addr *);
+int			 host_valid(const char *, int, const char **);
+int			 host_match(const char *, const char *);
+int			 authority_parse(const char *, size_t, uint16_t,
+			    char *, size_t, uint16_t *, struct egd_addr *,
+			    int *, const char **);
+
+/* conf_wire.c: a configuration generation as messages */
+void			 conf_send(struct ps_chan *, const struct egressd_conf *,
+			    int);
+int			 conf_recv(struct egressd_conf *, struct ps_msg *,
+			    const char **);
+void			 conf_local_addrs(struct egressd_conf *);
 
 /* parse.y */
 struct egressd_conf	*parse_config(const char *, int);
@@ -109,6 +301,32 @@ __attribute__((noreturn)) void worker_main(struct egressd_opts *);
 
 /* helper.c */
 __attribute__((noreturn)) void helper_main(struct egressd_opts *);
+
+/* helper_dns.c: DNS lookups and their cache, in the helper */
+void			 hdns_init(void);
+void			 hdns_start(struct event_base *);
+void			 hdns_conf_begin(const struct msg_conf_global *);
+void			 hdns_conf_nameserver(const struct msg_nameserver *);
+void			 hdns_conf_end(void);
+void			 hdns_client_new(struct ps_chan *);
+void			 hdns_client_gone(struct ps_chan *);
+void			 hdns_dispatch_query(struct ps_chan *, struct ps_msg *);
+void			 hdns_log_stats(void);
+
+/* worker_dns.c: the workers' DNS client (answers come from the helper) */
+typedef void (*wdns_cb)(void *arg, int status, const struct egd_addr *addrs,
+    int naddrs, uint32_t ttl, int cached);
+void			 wdns_init(struct event_base *);
+void			 wdns_set_helper(struct ps_chan *);
+void			 wdns_dispatch_answer(struct ps_chan *, struct ps_msg *);
+uint32_t		 wdns_resolve(const char *, wdns_cb, void *);
+void			 wdns_cancel(uint32_t);
+const char		*dns_status_name(int);
+
+/* resolv.c: the DNS servers, worked out in the parent */
+int			 resolv_load(const char *, struct sockaddr_storage *, int,
+			    char *, size_t);
+int			 resolv_conf(struct egressd_conf *, char *, size_t);
 
 /* child.c: start-up steps shared by the sandboxed roles */
 void			 child_log_sink(int, const char *);

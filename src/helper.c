@@ -4,6 +4,7 @@
  * channels that the parent creates and hands to both ends.  It runs as
  * the unprivileged user in the empty root with no capabilities and the
  * helper seccomp profile (no listening, no TCP: UDP for DNS only).
+ * DNS itself is in helper_dns.c.
  */
 #include "config.h"
 
@@ -32,6 +33,7 @@ static struct {
 
 static void	helper_dispatch_init(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_conf_begin(struct ps_chan *, struct ps_msg *);
+static void	helper_dispatch_nameserver(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_conf_end(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_shutdown(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_verbose(struct ps_chan *, struct ps_msg *);
@@ -46,6 +48,9 @@ static const struct ps_handler helper_parent_table[] = {
 	{ IMSG_CONF_BEGIN, sizeof(struct msg_conf_global),
 	    sizeof(struct msg_conf_global), PS_FD_NONE, 0, 0,
 	    helper_dispatch_conf_begin },
+	{ IMSG_CONF_NAMESERVER, sizeof(struct msg_nameserver),
+	    sizeof(struct msg_nameserver), PS_FD_NONE, 0, 0,
+	    helper_dispatch_nameserver },
 	{ IMSG_CONF_END, sizeof(uint32_t), sizeof(uint32_t), PS_FD_NONE, 0, 0,
 	    helper_dispatch_conf_end },
 	{ IMSG_SHUTDOWN, 0, 0, PS_FD_NONE, 0, 0, helper_dispatch_shutdown },
@@ -58,6 +63,9 @@ static const struct ps_handler helper_parent_table[] = {
 static const struct ps_handler helper_worker_table[] = {
 	{ IMSG_HELPER_PING, sizeof(uint32_t), sizeof(uint32_t), PS_FD_NONE,
 	    0, 0, helper_dispatch_ping },
+	{ IMSG_DNS_QUERY, sizeof(struct msg_dns_query),
+	    sizeof(struct msg_dns_query), PS_FD_NONE, 0, 0,
+	    hdns_dispatch_query },
 };
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -73,6 +81,7 @@ helper_main(struct egressd_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	hdns_init();	/* seeds randomness while it still can */
 
 	/* 1. Identity and configuration from the parent. */
 	if (ps_buf_init(&h.startbuf, PS_PARENT_FD) == -1)
@@ -93,6 +102,7 @@ helper_main(struct egressd_opts *opts)
 	    helper_parent_closed, NULL)) == NULL)
 		fatal("parent channel");
 	child_log_chan(h.parent);
+	hdns_start(h.base);	/* evdns and its UDP sockets */
 
 	/* 4. The allowlist, last. */
 	ps_sandbox("helper", PS_SC_BASE | PS_SC_IO | PS_SC_EVENT |
@@ -131,6 +141,18 @@ helper_dispatch_conf_begin(struct ps_chan *c, struct ps_msg *m)
 	memcpy(&g, m->data, sizeof(g));
 	h.pending = g.gen;
 	h.inconf = 1;
+	hdns_conf_begin(&g);
+}
+
+static void
+helper_dispatch_nameserver(struct ps_chan *c, struct ps_msg *m)
+{
+	struct msg_nameserver	ns;
+
+	if (!h.inconf)
+		fatalx("nameserver outside a configuration");
+	memcpy(&ns, m->data, sizeof(ns));
+	hdns_conf_nameserver(&ns);
 }
 
 static void
@@ -144,6 +166,7 @@ helper_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 		    gen);
 	h.inconf = 0;
 	h.gen = gen;
+	hdns_conf_end();
 	if (!h.started) {
 		h.started = 1;
 		return;
@@ -154,6 +177,7 @@ helper_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 static void
 helper_dispatch_shutdown(struct ps_chan *c, struct ps_msg *m)
 {
+	hdns_log_stats();
 	ps_flush_blocking(&h.parent->buf);
 	exit(0);
 }
@@ -175,14 +199,17 @@ helper_dispatch_worker_chan(struct ps_chan *c, struct ps_msg *m)
 
 	if (i >= EGRESSD_MAXWORKERS)
 		fatalx("worker channel for instance %u", i);
-	if (h.workers[i] != NULL)
+	if (h.workers[i] != NULL) {
+		hdns_client_gone(h.workers[i]);
 		ps_chan_free(h.workers[i]);
+	}
 	snprintf(name, sizeof(name), "worker %u", i);
 	if ((h.workers[i] = ps_chan_new(h.base, m->fd, name,
 	    helper_worker_table, NITEMS(helper_worker_table),
 	    helper_worker_closed, NULL)) == NULL)
 		fatal("worker channel");
 	m->fd = -1;
+	hdns_client_new(h.workers[i]);
 }
 
 /*
@@ -198,6 +225,7 @@ helper_worker_closed(struct ps_chan *c, const char *why)
 		if (h.workers[i] == c)
 			h.workers[i] = NULL;
 	log_debug("%s: %s", c->name, why);
+	hdns_client_gone(c);
 	ps_chan_free(c);
 }
 

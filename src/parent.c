@@ -202,17 +202,31 @@ static void
 parent_send_conf(struct child *c)
 {
 	struct egressd_conf	*conf = p.conf;
-	struct msg_conf_global	 g;
 	struct msg_listener	 ml;
+	struct msg_nameserver	 mn;
 	struct listener		*l;
-	int			 fd;
+	int			 fd, i;
 
-	memset(&g, 0, sizeof(g));
-	g.gen = conf->gen;
-	g.drain_timeout = (uint32_t)conf->drain_timeout;
-	g.max_conns = (uint32_t)conf->max_conns;
-	g.idle_timeout = (uint32_t)conf->idle_timeout;
-	ps_chan_compose(c->chan, IMSG_CONF_BEGIN, 0, -1, &g, sizeof(g));
+	conf_send(c->chan, conf, c->role);
+
+	/* Only the helper talks to DNS servers (resolv_conf() found them). */
+	for (i = 0; c->role == ROLE_HELPER && i < conf->nnameservers; i++) {
+		memset(&mn, 0, sizeof(mn));
+		mn.ss = conf->nameservers[i];
+		if (mn.ss.ss_family == AF_INET6) {
+			mn.sslen = sizeof(struct sockaddr_in6);
+			if (addr_port(&mn.ss) == 0)
+				((struct sockaddr_in6 *)&mn.ss)->sin6_port =
+				    htons(53);
+		} else {
+			mn.sslen = sizeof(struct sockaddr_in);
+			if (addr_port(&mn.ss) == 0)
+				((struct sockaddr_in *)&mn.ss)->sin_port =
+				    htons(53);
+		}
+		ps_chan_compose(c->chan, IMSG_CONF_NAMESERVER, 0, -1, &mn,
+		    sizeof(mn));
+	}
 
 	/* The helper accepts nobody: it gets no listener. */
 	if (c->role == ROLE_WORKER) {
@@ -231,6 +245,16 @@ parent_send_conf(struct child *c)
 	}
 	ps_chan_compose(c->chan, IMSG_CONF_END, 0, -1, &conf->gen,
 	    sizeof(conf->gen));
+}
+
+/* What the parent adds to a parsed file before children see it. */
+static void
+parent_conf_prepare(struct egressd_conf *conf)
+{
+	if (gethostname(conf->hostname, sizeof(conf->hostname)) == -1)
+		strlcpy(conf->hostname, "-", sizeof(conf->hostname));
+	conf->hostname[sizeof(conf->hostname) - 1] = '\0';
+	conf_local_addrs(conf);
 }
 
 /* A direct channel between worker w and the helper, when both run. */
@@ -491,7 +515,7 @@ parent_reload(void)
 {
 	struct egressd_conf	*conf, *old = p.conf;
 	struct timespec		 ts;
-	char			 msg[128];
+	char			 msg[128], err[512];
 	int			 i, n;
 
 	if (p.stopping)
@@ -503,6 +527,12 @@ parent_reload(void)
 	if ((conf = parse_config(p.opts->conffile, 0)) == NULL) {
 		log_warnx("reload: %s has errors; keeping generation %u",
 		    p.opts->conffile, old->gen);
+		return;
+	}
+	parent_conf_prepare(conf);
+	if (resolv_conf(conf, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping generation %u", err, old->gen);
+		conf_free(conf);
 		return;
 	}
 	if (strcmp(conf->user, old->user) != 0 ||
@@ -653,8 +683,13 @@ parent_main(struct egressd_opts *opts)
 		fatal("cannot find my own binary");
 	if ((p.conf = parse_config(opts->conffile, 0)) == NULL)
 		fatalx("%s has errors", opts->conffile);
+	parent_conf_prepare(p.conf);
 	log_init(opts->debug, p.conf->log_facility);
 	p.conf->gen = 1;
+	if (resolv_conf(p.conf, err, sizeof(err)) == -1)
+		fatalx("%s: no DNS server to ask, cannot start (add a "
+		    "nameserver line there or name servers in %s)", err,
+		    opts->conffile);
 
 	if (ps_lookup_user(p.conf->user, &p.uid, &p.gid, err,
 	    sizeof(err)) == -1)

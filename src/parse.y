@@ -5,8 +5,11 @@
  * and a grammar that fills a struct egressd_conf.  Every error is printed
  * as FILE:LINE: message on stderr and parsing goes on to the next line, so
  * one run shows all of them; parse_config() then returns NULL.  Each block
- * kind (gateway now; service, route and destination next) has its own
- * rules and its own open/close functions below the grammar.
+ * kind (gateway, service, route and its match blocks) has its own rules
+ * and its own open/close functions below the grammar; what one block says
+ * of another (a route's gateways, the services that register a route's
+ * destinations) is checked once the whole file is read.  Addresses,
+ * networks and host names are judged by addr.c, as the workers judge them.
  */
 
 %{
@@ -47,7 +50,21 @@ typedef struct yyltype {
 #define LEX_TEXTMAX	48	/* a token as quoted in an error message */
 #define MAXINCLUDE	16	/* files open at once, the main one included */
 #define HOSTNAME_MAX	253	/* longest DNS name, without the root dot */
-#define LABEL_MAX	63
+#define MAXNAMESERVERS	8	/* conf->nameservers[] */
+#define HDRNAME_MAX	63	/* struct hdr_match */
+#define HDRVALUE_MAX	255
+#define METHOD_MAX	15	/* struct route_match method[] */
+
+/* The limits above are those of the fixed arrays they fill. */
+#define FIELD_SIZE(type, field)	sizeof(((type *)0)->field)
+_Static_assert(MAXNAMESERVERS == FIELD_SIZE(struct egressd_conf,
+    nameservers) / sizeof(struct sockaddr_storage), "nameservers");
+_Static_assert(HDRNAME_MAX + 1 == FIELD_SIZE(struct hdr_match, name),
+    "header name");
+_Static_assert(HDRVALUE_MAX + 1 == FIELD_SIZE(struct hdr_match, value),
+    "header value");
+_Static_assert(METHOD_MAX + 1 == FIELD_SIZE(struct route_match, method),
+    "method");
 
 struct file {
 	TAILQ_ENTRY(file)	 entry;
@@ -71,8 +88,29 @@ struct lextok {
 	int			 tok;
 	int			 stmtstart;	/* first token of a statement */
 	int			 wordlike;	/* a bare word, keyword-like */
+	int			 keyword;	/* a word of keywords[] */
 	YYLTYPE			 loc;
 	char			 text[LEX_TEXTMAX];
+};
+
+/*
+ * A reference from a route to something that may come later in the file,
+ * checked when the whole file is read: a gateway by name, or a service
+ * that must register a destination or a rewritten authority.
+ */
+enum ref_kind {
+	REF_GATEWAY,		/* r->gateways[idx] is name */
+	REF_FORWARD,		/* m->dests[idx] */
+	REF_REWRITE,		/* m->rewrite_authority */
+};
+
+struct ref {
+	int			 kind;		/* enum ref_kind */
+	YYLTYPE			 loc;
+	struct route		*r;
+	struct route_match	*m;
+	int			 idx;
+	const char		*name;		/* in the arena */
 };
 
 int		 yylex(void);
@@ -85,6 +123,7 @@ static void	 lex_error(const char *, ...)
 static char	*pstrdup(const char *);
 static void	 arena_free(void);
 static void	 printable(char *, size_t, const char *);
+static int	 takes_name(int);
 
 static struct file *pushfile(const char *, const YYLTYPE *);
 static void	 popfile(void);
@@ -111,6 +150,15 @@ static void	 set_string(const YYLTYPE *, const char *, char *, size_t,
 static void	 set_path(const YYLTYPE *, const char *, char *, size_t,
 		    const char *);
 static void	 set_facility(const YYLTYPE *, const char *);
+static void	 set_number(const YYLTYPE *, const char *, int *, long long,
+		    long long, long long);
+static void	 set_dnsttl(const YYLTYPE *, const char *, int *, long long);
+static void	 set_limit(const YYLTYPE *, const char *, uint32_t *,
+		    uint32_t *, long long, long long);
+static void	 nameserver_add(const YYLTYPE *, const YYLTYPE *,
+		    const char *, long long);
+static int	 addr_get(const YYLTYPE *, const char *, struct egd_addr *);
+static int	 in_block(void);
 static void	 block_abandon(void);
 static int	 block_name(const YYLTYPE *, const char *, char *, size_t,
 		    const char *);
@@ -118,8 +166,36 @@ static void	 gateway_open(const YYLTYPE *, const YYLTYPE *, const char *);
 static void	 gateway_close(void);
 static void	 listen_add(const YYLTYPE *, const YYLTYPE *, const char *,
 		    long long, int);
-static int	 host_check(const YYLTYPE *, char *);
+static int	 host_norm(const YYLTYPE *, const char *, const char *, int,
+		    char *, size_t);
 static void	 host_add(const YYLTYPE *, const char *);
+static void	 cidr_add(const YYLTYPE *, const char *);
+static void	 service_open(const YYLTYPE *, const YYLTYPE *, const char *);
+static void	 service_close(void);
+static void	 svc_port_add(const YYLTYPE *, long long, int, const char *);
+static void	 svc_resolution(const YYLTYPE *, int);
+static void	 endpoint_add(const YYLTYPE *, const YYLTYPE *, const char *,
+		    long long);
+static void	 route_open(const YYLTYPE *, const YYLTYPE *, const char *);
+static void	 route_close(void);
+static void	 route_gateway(const YYLTYPE *, const char *);
+static void	 match_open(void);
+static void	 match_close(void);
+static void	 cond_authority(const YYLTYPE *, const char *);
+static void	 cond_port(const YYLTYPE *, long long);
+static void	 cond_path(const YYLTYPE *, int, const char *);
+static void	 cond_method(const YYLTYPE *, const char *);
+static void	 cond_header(const YYLTYPE *, const char *, const char *);
+static void	 dest_add(const YYLTYPE *, const YYLTYPE *, const char *,
+		    long long, long long);
+static void	 rewrite_authority(const YYLTYPE *, const char *);
+static void	 rewrite_prefix(const YYLTYPE *, const char *);
+static int	 path_ok(const YYLTYPE *, const char *, const char *);
+static void	 ref_add(int, const YYLTYPE *, struct route *,
+		    struct route_match *, int, const char *);
+static void	 check_refs(void);
+static int	 registered(const char *, uint16_t);
+static void	 check_global(void);
 
 /* The parse in progress. */
 static struct egressd_conf	*conf;
@@ -133,11 +209,32 @@ static struct symlist		 syms = TAILQ_HEAD_INITIALIZER(syms);
 static char			**arena;
 static size_t			 narena, arenasz;
 
-/* The block being read; NULL at top level. */
+/* Checks left for the end of the file. */
+static struct ref		*refs;
+static size_t			 nrefs, refsz;
+static YYLTYPE			 dnsttl_loc;	/* the last dns min/max ttl */
+static int			 dnsttl_set;
+
+/*
+ * The block being read; all NULL at top level.  A match block is inside
+ * a route: m and r are then both set.
+ */
 static struct gateway		*gw;
-static YYLTYPE			 gw_loc;
+static struct service		*svc;
+static struct route		*rt;
+static struct route_match	*rm;
+static YYLTYPE			 blk_loc;	/* the block's first line */
+static struct {
+	YYLTYPE			 res_loc;	/* the last "resolution" */
+	YYLTYPE			 ep_loc;	/* first endpoint */
+	YYLTYPE			 wild_loc;	/* first "*." host */
+	char			 wild[EGD_HOST_MAX];
+} svcx;
 static struct hostlist		*curhosts;	/* where "hosts" add names */
-static uint32_t			 ngateways, nlisteners;
+static struct egd_cidr		*curfrom;	/* where "from" adds networks */
+static int			*curnfrom;
+static uint32_t			 ngateways, nlisteners, nservices, nroutes;
+static uint32_t			 nmatches;
 
 static struct {
 	unsigned char		 pushback[LEX_PUSHBACK];
@@ -158,13 +255,18 @@ static struct {
 	char		*string;
 }
 
-%token	AUTO CHROOT CONNECTIONS DRAIN FACILITY GATEWAY HOSTS HTTP HTTPS
-%token	IDLE INCLUDE LISTEN LOG MAX ON PORT RESOLVER TIMEOUT TLS USER
-%token	WORKERS
+%token	ACTION ALLOW AUTHORITY AUTO BURST CHROOT CONNECT CONNECTIONS DNS
+%token	DRAIN ENDPOINT ENFORCE FACILITY FORWARD FROM GATEWAY HEADER HEADERS
+%token	HOSTS HTTP HTTPS IDLE INCLUDE LENGTH LIMIT LISTEN LOG MATCH MAX
+%token	METHOD MIN NAMESERVER NEGATIVE ON PATH PER POOL PORT PREFIX PRIVATE
+%token	RATE REPORT REQUEST RESOLUTION RESOLVER RETRIES REWRITE ROUTE
+%token	SERVICE SIZE SOURCE STATIC TCP TIMEOUT TLS TO TTL TUNNELS URI USER
+%token	WEBSOCKET WEIGHT WORKERS
 %token	ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
-%type	<number>	port proto
+%type	<number>	port optport proto svcproto optweight optburst persource
+%type	<string>	optlabel
 
 %%
 
@@ -211,26 +313,85 @@ global		: USER STRING			{
 			conf->workers = 0;
 		}
 		| WORKERS NUMBER		{
-			if (num_range(&@2, "workers", $2, 1,
-			    EGRESSD_MAXWORKERS) == 0)
-				conf->workers = (int)$2;
+			set_number(&@2, "workers", &conf->workers, $2, 1,
+			    EGRESSD_MAXWORKERS);
 		}
 		| RESOLVER STRING		{
 			set_path(&@2, "resolver", conf->resolver,
 			    sizeof(conf->resolver), $2);
 		}
+		| NAMESERVER STRING optport	{
+			nameserver_add(&@1, &@2, $2, $3);
+		}
 		| DRAIN TIMEOUT NUMBER		{
-			if (num_range(&@3, "drain timeout", $3, 0, 3600) == 0)
-				conf->drain_timeout = (int)$3;
+			set_number(&@3, "drain timeout", &conf->drain_timeout,
+			    $3, 0, 3600);
 		}
 		| IDLE TIMEOUT NUMBER		{
-			if (num_range(&@3, "idle timeout", $3, 1, 86400) == 0)
-				conf->idle_timeout = (int)$3;
+			set_number(&@3, "idle timeout", &conf->idle_timeout,
+			    $3, 1, 86400);
+		}
+		| REQUEST TIMEOUT NUMBER	{
+			set_number(&@3, "request timeout",
+			    &conf->request_timeout, $3, 1, 3600);
+		}
+		| CONNECT TIMEOUT NUMBER	{
+			set_number(&@3, "connect timeout",
+			    &conf->connect_timeout, $3, 1, 3600);
 		}
 		| MAX CONNECTIONS NUMBER	{
-			if (num_range(&@3, "max connections", $3, 1,
-			    1000000) == 0)
-				conf->max_conns = (int)$3;
+			set_number(&@3, "max connections", &conf->max_conns,
+			    $3, 1, 1000000);
+		}
+		| MAX HEADER SIZE NUMBER	{
+			set_number(&@4, "max header size",
+			    &conf->max_header_size, $4, 1024, 1048576);
+		}
+		| MAX HEADERS NUMBER		{
+			set_number(&@3, "max headers", &conf->max_headers,
+			    $3, 1, 10000);
+		}
+		| MAX URI LENGTH NUMBER		{
+			set_number(&@4, "max uri length", &conf->max_uri,
+			    $4, 64, 1048576);
+		}
+		| DNS MIN TTL NUMBER		{
+			set_dnsttl(&@4, "dns min ttl", &conf->dns_min_ttl, $4);
+		}
+		| DNS MAX TTL NUMBER		{
+			set_dnsttl(&@4, "dns max ttl", &conf->dns_max_ttl, $4);
+		}
+		| DNS NEGATIVE TTL NUMBER	{
+			set_number(&@4, "dns negative ttl",
+			    &conf->dns_neg_ttl, $4, 0, 86400);
+		}
+		| POOL IDLE NUMBER		{
+			set_number(&@3, "pool idle", &conf->pool_idle, $3,
+			    0, 1024);
+		}
+		| POOL TIMEOUT NUMBER		{
+			set_number(&@3, "pool timeout", &conf->pool_timeout,
+			    $3, 1, 3600);
+		}
+		| LIMIT CONNECTIONS NUMBER persource {
+			set_limit(&@3, "limit connections", $4 ?
+			    &conf->limits.src_conns : &conf->limits.conns,
+			    NULL, $3, 0);
+		}
+		| LIMIT TUNNELS NUMBER persource {
+			set_limit(&@3, "limit tunnels", $4 ?
+			    &conf->limits.src_tunnels : &conf->limits.tunnels,
+			    NULL, $3, 0);
+		}
+		| LIMIT RATE NUMBER optburst persource {
+			if ($5)
+				set_limit(&@3, "limit rate",
+				    &conf->limits.src_rate,
+				    &conf->limits.src_burst, $3, $4);
+			else
+				set_limit(&@3, "limit rate",
+				    &conf->limits.rate, &conf->limits.burst,
+				    $3, $4);
 		}
 		| LOG FACILITY STRING		{
 			set_facility(&@3, $3);
@@ -241,9 +402,25 @@ global		: USER STRING			{
 		}
 		;
 
+/* 0: none given; -1: out of range, already reported. */
+optburst	: /* empty */			{ $$ = 0; }
+		| BURST NUMBER			{
+			if (num_range(&@2, "burst", $2, 1, 1000000) == 0)
+				$$ = $2;
+			else
+				$$ = -1;
+		}
+		;
+
+persource	: /* empty */			{ $$ = 0; }
+		| PER SOURCE			{ $$ = 1; }
+		;
+
 /* ---- blocks: one rule each, opened and closed by their functions ---- */
 
 block		: gateway
+		| service
+		| route
 		;
 
 gateway		: GATEWAY STRING		{
@@ -257,7 +434,8 @@ gateway		: GATEWAY STRING		{
  * One option a line; the last one may share its line with the closing
  * brace.  No rule ends after an option without a newline or a brace
  * following it, so the parser finds an error while still in the block,
- * and recovers there, at the next line.
+ * and recovers there, at the next line.  (Not at a closing brace: the
+ * line may hold a whole inner block.)
  */
 gwbody		: gwopts '}'
 		| gwopts gwopt '}'
@@ -276,14 +454,195 @@ gwopt		: LISTEN ON STRING port proto	{
 		| hosts
 		;
 
+/* A ServiceEntry. */
+service		: SERVICE STRING		{
+			service_open(&@1, &@2, $2);
+		} optnl '{' optnl svcbody	{
+			service_close();
+		}
+		;
+
+svcbody		: svcopts '}'
+		| svcopts svcopt '}'
+		;
+
+svcopts		: /* empty */
+		| svcopts svcopt nl
+		| svcopts error nl		{
+			yyerrok;
+		}
+		;
+
+svcopt		: hosts
+		| port svcproto optlabel	{
+			svc_port_add(&@1, $1, (int)$2, $3);
+		}
+		| RESOLUTION DNS		{
+			svc_resolution(&@1, RES_DNS);
+		}
+		| RESOLUTION STATIC		{
+			svc_resolution(&@1, RES_STATIC);
+		}
+		| ENDPOINT STRING optport	{
+			endpoint_add(&@1, &@2, $2, $3);
+		}
+		| ACTION ENFORCE		{
+			svc->action = ACT_ENFORCE;
+		}
+		| ACTION REPORT			{
+			svc->action = ACT_REPORT;
+		}
+		| ALLOW PRIVATE			{
+			svc->allow_private = 1;
+		}
+		| from
+		;
+
+svcproto	: HTTP				{ $$ = SPROTO_HTTP; }
+		| HTTPS				{ $$ = SPROTO_HTTPS; }
+		| TLS				{ $$ = SPROTO_TLS; }
+		| TCP				{ $$ = SPROTO_TCP; }
+		;
+
+optlabel	: /* empty */			{ $$ = NULL; }
+		| STRING			{ $$ = $1; }
+		;
+
+/* A VirtualService: options, then match blocks, tried in order. */
+route		: ROUTE STRING			{
+			route_open(&@1, &@2, $2);
+		} optnl '{' optnl rtbody	{
+			route_close();
+		}
+		;
+
+rtbody		: rtopts '}'
+		| rtopts rtopt '}'
+		;
+
+rtopts		: /* empty */
+		| rtopts rtopt nl
+		| rtopts error nl		{
+			/* A match block the error was in is over. */
+			rm = NULL;
+			yyerrok;
+		}
+		;
+
+rtopt		: GATEWAY STRING		{
+			route_gateway(&@2, $2);
+		}
+		| from
+		| match
+		;
+
+/*
+ * match CONDITIONS { ACTIONS }.  An error among the conditions skips to
+ * the opening brace, so the block's actions are still read as such.
+ */
+match		: MATCH matchopen matchconds optnl '{' optnl matchbody {
+			match_close();
+		}
+		| MATCH matchopen matchconds error '{' {
+			yyerrok;
+		} optnl matchbody		{
+			match_close();
+		}
+		;
+
+matchopen	: /* empty */			{
+			match_open();
+		}
+		;
+
+matchconds	: /* empty */
+		| matchconds matchcond
+		;
+
+matchcond	: AUTHORITY STRING		{
+			cond_authority(&@2, $2);
+		}
+		| port				{
+			cond_port(&@1, $1);
+		}
+		| PATH STRING			{
+			cond_path(&@2, PATH_EXACT, $2);
+		}
+		| PATH PREFIX STRING		{
+			cond_path(&@3, PATH_PREFIX, $3);
+		}
+		| METHOD STRING			{
+			cond_method(&@2, $2);
+		}
+		| HEADER STRING			{
+			cond_header(&@2, $2, NULL);
+		}
+		| HEADER STRING STRING		{
+			cond_header(&@2, $2, $3);
+		}
+		| HEADER STRING NUMBER		{
+			char	num[32];
+
+			snprintf(num, sizeof(num), "%lld", $3);
+			cond_header(&@2, $2, num);
+		}
+		;
+
+matchbody	: matchopts '}'
+		| matchopts matchopt '}'
+		;
+
+matchopts	: /* empty */
+		| matchopts matchopt nl
+		| matchopts error nl		{
+			yyerrok;
+		}
+		;
+
+matchopt	: FORWARD TO STRING optport optweight {
+			dest_add(&@1, &@3, $3, $4, $5);
+		}
+		| REWRITE AUTHORITY STRING	{
+			rewrite_authority(&@3, $3);
+		}
+		| REWRITE PATH PREFIX STRING	{
+			rewrite_prefix(&@4, $4);
+		}
+		| TIMEOUT NUMBER		{
+			set_number(&@2, "timeout", &rm->timeout, $2, 1, 3600);
+		}
+		| RETRIES NUMBER		{
+			set_number(&@2, "retries", &rm->retries, $2, 0, 5);
+		}
+		| WEBSOCKET			{
+			rm->websocket = 1;
+		}
+		;
+
+/* -1: none given; 0: out of range, already reported. */
+optweight	: /* empty */			{ $$ = -1; }
+		| WEIGHT NUMBER			{
+			if (num_range(&@2, "weight", $2, 1, 100) == 0)
+				$$ = $2;
+			else
+				$$ = 0;
+		}
+		;
+
 /* ---- pieces shared by blocks ---- */
 
+/* 0: out of range, already reported. */
 port		: PORT NUMBER			{
 			if (num_range(&@2, "port", $2, 1, 65535) == 0)
 				$$ = $2;
 			else
 				$$ = 0;
 		}
+		;
+
+/* -1: none given. */
+optport		: /* empty */			{ $$ = -1; }
+		| port				{ $$ = $1; }
 		;
 
 proto		: /* empty */			{ $$ = PROTO_HTTP; }
@@ -309,6 +668,22 @@ hostitems	: /* empty */
 			host_add(&@2, $2);
 		}
 		| hostitems error nl		{
+			yyerrok;
+		}
+		;
+
+/* Networks go to curfrom, set by the enclosing block, as hosts do. */
+from		: FROM '{' optnl fromitems '}'
+		| FROM '{' optnl fromitems error '}'	{
+			yyerrok;
+		}
+		;
+
+fromitems	: /* empty */
+		| fromitems STRING hostsep	{
+			cidr_add(&@2, $2);
+		}
+		| fromitems error nl		{
 			yyerrok;
 		}
 		;
@@ -374,7 +749,7 @@ yyerror(const char *msg)
 		conf_error(&yylloc, "%s", msg);
 	else if (lex.cur.wordlike && lex.cur.stmtstart)
 		conf_error(&lex.cur.loc, "unknown keyword: %s", lex.cur.text);
-	else if (lex.last.wordlike && lex.last.stmtstart && gw == NULL &&
+	else if (lex.last.wordlike && lex.last.stmtstart && !in_block() &&
 	    lex.cur.tok != '=')
 		conf_error(&lex.last.loc, "unknown keyword: %s",
 		    lex.last.text);
@@ -382,9 +757,37 @@ yyerror(const char *msg)
 		conf_error(&lex.cur.loc, "syntax error at end of file");
 	else if (lex.cur.tok == '\n')
 		conf_error(&lex.cur.loc, "syntax error at end of line");
+	else if (lex.last.tok == '}')
+		conf_error(&lex.cur.loc, "syntax error at \"%s\" (one option a "
+		    "line)", lex.cur.text);
+	else if (lex.cur.keyword && takes_name(lex.last.tok))
+		conf_error(&lex.cur.loc, "syntax error at \"%s\" (a keyword: "
+		    "quote it to use it as a name)", lex.cur.text);
 	else
 		conf_error(&lex.cur.loc, "syntax error at \"%s\"",
 		    lex.cur.text);
+}
+
+/* Whether the token tok is followed by a name or another string. */
+static int
+takes_name(int tok)
+{
+	switch (tok) {
+	case GATEWAY:
+	case SERVICE:
+	case ROUTE:
+	case USER:
+	case CHROOT:
+	case RESOLVER:
+	case INCLUDE:
+	case AUTHORITY:
+	case TO:
+	case METHOD:
+	case HEADER:
+	case '=':
+		return 1;
+	}
+	return 0;
 }
 
 /* Copies a user's string for a message: control bytes as '?', cut. */
@@ -525,27 +928,69 @@ static const struct keyword {
 	const char	*name;
 	int		 token;
 } keywords[] = {
-	/* Sorted: looked up with bsearch(3). */
+	/* Sorted: looked up with bsearch(3).  egressd.conf(5) has each. */
+	{ "action",		ACTION },
+	{ "allow",		ALLOW },
+	{ "authority",		AUTHORITY },
 	{ "auto",		AUTO },
+	{ "burst",		BURST },
 	{ "chroot",		CHROOT },
+	{ "connect",		CONNECT },
 	{ "connections",	CONNECTIONS },
+	{ "dns",		DNS },
 	{ "drain",		DRAIN },
+	{ "endpoint",		ENDPOINT },
+	{ "enforce",		ENFORCE },
 	{ "facility",		FACILITY },
+	{ "forward",		FORWARD },
+	{ "from",		FROM },
 	{ "gateway",		GATEWAY },
+	{ "header",		HEADER },
+	{ "headers",		HEADERS },
 	{ "hosts",		HOSTS },
 	{ "http",		HTTP },
 	{ "https",		HTTPS },
 	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
+	{ "length",		LENGTH },
+	{ "limit",		LIMIT },
 	{ "listen",		LISTEN },
 	{ "log",		LOG },
+	{ "match",		MATCH },
 	{ "max",		MAX },
+	{ "method",		METHOD },
+	{ "min",		MIN },
+	{ "nameserver",		NAMESERVER },
+	{ "negative",		NEGATIVE },
 	{ "on",			ON },
+	{ "path",		PATH },
+	{ "per",		PER },
+	{ "pool",		POOL },
 	{ "port",		PORT },
+	{ "prefix",		PREFIX },
+	{ "private",		PRIVATE },
+	{ "rate",		RATE },
+	{ "report",		REPORT },
+	{ "request",		REQUEST },
+	{ "resolution",		RESOLUTION },
 	{ "resolver",		RESOLVER },
+	{ "retries",		RETRIES },
+	{ "rewrite",		REWRITE },
+	{ "route",		ROUTE },
+	{ "service",		SERVICE },
+	{ "size",		SIZE },
+	{ "source",		SOURCE },
+	{ "static",		STATIC },
+	{ "tcp",		TCP },
 	{ "timeout",		TIMEOUT },
 	{ "tls",		TLS },
+	{ "to",			TO },
+	{ "ttl",		TTL },
+	{ "tunnels",		TUNNELS },
+	{ "uri",		URI },
 	{ "user",		USER },
+	{ "websocket",		WEBSOCKET },
+	{ "weight",		WEIGHT },
 	{ "workers",		WORKERS },
 };
 
@@ -703,8 +1148,10 @@ lex_word(int c)
 	printable(lex.cur.text, sizeof(lex.cur.text), lex.buf);
 
 	if ((kw = bsearch(lex.buf, keywords, sizeof(keywords) /
-	    sizeof(keywords[0]), sizeof(keywords[0]), kw_cmp)) != NULL)
+	    sizeof(keywords[0]), sizeof(keywords[0]), kw_cmp)) != NULL) {
+		lex.cur.keyword = 1;
 		return kw->token;
+	}
 
 	p = lex.buf + (lex.buf[0] == '-');
 	if (*p != '\0' && strspn(p, "0123456789") == strlen(p)) {
@@ -1001,14 +1448,103 @@ set_facility(const YYLTYPE *loc, const char *name)
 		conf->log_facility = fac;
 }
 
+
+/* Sets *dst to n if n is in range; the last setting counts. */
+static void
+set_number(const YYLTYPE *loc, const char *what, int *dst, long long n,
+    long long min, long long max)
+{
+	if (num_range(loc, what, n, min, max) == 0)
+		*dst = (int)n;
+}
+
+/* min <= max is checked once both are known, at the end of the file. */
+static void
+set_dnsttl(const YYLTYPE *loc, const char *what, int *dst, long long n)
+{
+	set_number(loc, what, dst, n, 0, 86400);
+	dnsttl_loc = *loc;
+	dnsttl_set = 1;
+}
+
+/*
+ * A limit on connections or tunnels (burst NULL), or a rate with its
+ * burst b: 0 if none was given (the rate itself), -1 if already reported
+ * out of range.
+ */
+static void
+set_limit(const YYLTYPE *loc, const char *what, uint32_t *val,
+    uint32_t *burst, long long n, long long b)
+{
+	if (num_range(loc, what, n, 1, burst != NULL ? 1000000 : 10000000)
+	    == -1 || b == -1)
+		return;
+	*val = (uint32_t)n;
+	if (burst != NULL)
+		*burst = (uint32_t)(b != 0 ? b : n);
+}
+
+/* An IPv4 or IPv6 literal, as addr.c reads it. */
+static int
+addr_get(const YYLTYPE *loc, const char *s, struct egd_addr *a)
+{
+	char	pname[LEX_TEXTMAX];
+
+	if (egd_addr_parse(s, a) == 0)
+		return 0;
+	printable(pname, sizeof(pname), s);
+	conf_error(loc, "invalid address \"%s\"", pname);
+	return -1;
+}
+
+/* port: -1 none given (53), 0 out of range, already reported. */
+static void
+nameserver_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
+    long long port)
+{
+	struct sockaddr_storage	 ss;
+	struct egd_addr		 a;
+	char			 abuf[INET6_ADDRSTRLEN];
+	int			 i;
+
+	if (addr_get(addrloc, addr, &a) == -1 || port == 0)
+		return;
+	if (port == -1)
+		port = 53;
+	egd_addr_to_sa(&a, (uint16_t)port, &ss);
+	for (i = 0; i < conf->nnameservers; i++)
+		if (addr_equal(&conf->nameservers[i], &ss)) {
+			conf_error(loc, "duplicate nameserver %s port %lld",
+			    egd_addr_ntop(&a, abuf, sizeof(abuf)), port);
+			return;
+		}
+	if (conf->nnameservers >= MAXNAMESERVERS) {
+		conf_error(loc, "too many nameservers (at most %d)",
+		    MAXNAMESERVERS);
+		return;
+	}
+	conf->nameservers[conf->nnameservers++] = ss;
+}
+
 /* ---- blocks ---------------------------------------------------------- */
+
+static int
+in_block(void)
+{
+	return gw != NULL || svc != NULL || rt != NULL;
+}
 
 /* After a syntax error at top level: whatever block it was in is over. */
 static void
 block_abandon(void)
 {
 	gw = NULL;
+	svc = NULL;
+	rt = NULL;
+	rm = NULL;
 	curhosts = NULL;
+	curfrom = NULL;
+	curnfrom = NULL;
 }
 
 /* A block's name: not empty, no control bytes, fits its array. */
@@ -1041,6 +1577,7 @@ block_name(const YYLTYPE *loc, const char *what, char *dst, size_t size,
 /*
  * The gateway goes in the configuration even when its name is wrong, so
  * that its block is checked too; the errors make the parse fail anyway.
+ * Services and routes do the same.
  */
 static void
 gateway_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
@@ -1055,7 +1592,7 @@ gateway_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 		conf_error(nameloc, "duplicate gateway \"%s\"", g->name);
 	TAILQ_INSERT_TAIL(&conf->gateways, g, entry);
 	gw = g;
-	gw_loc = *loc;
+	blk_loc = *loc;
 	curhosts = &g->hosts;
 }
 
@@ -1068,7 +1605,7 @@ gateway_close(void)
 		if (l->gateway == gw->id)
 			break;
 	if (l == NULL)
-		conf_error(&gw_loc, "gateway \"%s\" has no listen on",
+		conf_error(&blk_loc, "gateway \"%s\" has no listen on",
 		    gw->name);
 	block_abandon();
 }
@@ -1079,35 +1616,19 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
     long long port, int proto)
 {
 	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	struct egd_addr		 a;
 	struct listener		*l;
 	struct gateway		*g;
 	socklen_t		 sslen;
-	char			 paddr[LEX_TEXTMAX], abuf[INET6_ADDRSTRLEN];
+	char			 abuf[INET6_ADDRSTRLEN];
 
-	memset(&ss, 0, sizeof(ss));
-	if (strcmp(addr, "*") == 0) {
-		sin->sin_family = AF_INET;
-		sin->sin_addr.s_addr = htonl(INADDR_ANY);
-		sslen = sizeof(*sin);
-	} else if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sslen = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sslen = sizeof(*sin6);
-	} else {
-		printable(paddr, sizeof(paddr), addr);
-		conf_error(addrloc, "invalid address \"%s\"", paddr);
+	if (strcmp(addr, "*") == 0)
+		egd_addr_parse("0.0.0.0", &a);
+	else if (addr_get(addrloc, addr, &a) == -1)
 		return;
-	}
 	if (port == 0)
 		return;		/* already reported */
-	if (ss.ss_family == AF_INET)
-		sin->sin_port = htons((uint16_t)port);
-	else
-		sin6->sin6_port = htons((uint16_t)port);
+	sslen = egd_addr_to_sa(&a, (uint16_t)port, &ss);
 
 	TAILQ_FOREACH(l, &conf->listeners, entry) {
 		if (!addr_equal(&l->ss, &ss))
@@ -1134,50 +1655,58 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 }
 
 /*
- * Lowercases name in place and checks it: DNS labels of [a-z0-9-], 1 to
- * 63 bytes each, at most 253 bytes in all, "*." allowed in front.
+ * A host as a block names it (what says where, for the messages), into
+ * out: an IPv4 or IPv6 literal in its canonical text, or a DNS name
+ * lowercased, "*.name" too if wildcard.  addr.c judges it the way the
+ * workers judge a request's authority, so that a name that no request can
+ * carry ("1.2.3", which a request would not be let through with) is
+ * refused here already.
  */
 static int
-host_check(const YYLTYPE *loc, char *name)
+host_norm(const YYLTYPE *loc, const char *what, const char *in,
+    int wildcard, char *out, size_t outsz)
 {
+	struct egd_addr	 a;
+	const char	*err = NULL, *p;
+	char		 buf[EGD_HOST_MAX], tmp[EGD_HOST_MAX];
 	char		 pname[LEX_TEXTMAX];
-	const char	*why = NULL, *p;
-	size_t		 len = strlen(name), label = 0;
-	char		*q;
+	size_t		 len = strlen(in), i;
+	uint16_t	 port;
+	int		 literal;
 
-	for (q = name; *q != '\0'; q++)
-		*q = (char)tolower((unsigned char)*q);
-	printable(pname, sizeof(pname), name);
 	if (len > HOSTNAME_MAX) {
-		conf_error(loc, "host name too long (%zu bytes, at most %d): "
-		    "%s", len, HOSTNAME_MAX, pname);
+		for (i = 0; i < len && i < sizeof(tmp) - 1; i++)
+			tmp[i] = (char)tolower((unsigned char)in[i]);
+		tmp[i] = '\0';
+		printable(pname, sizeof(pname), tmp);
+		conf_error(loc, "%s too long (%zu bytes, at most %d): %s",
+		    what, len, HOSTNAME_MAX, pname);
 		return -1;
 	}
-	p = name;
-	if (strncmp(p, "*.", 2) == 0)
-		p += 2;
-	if (*p == '\0')
-		why = "empty label";
-	for (; why == NULL; p++) {
-		if (*p == '.' || *p == '\0') {
-			if (label == 0)
-				why = "empty label";
-			else if (label > LABEL_MAX)
-				why = "label longer than 63 bytes";
-			label = 0;
-			if (*p == '\0')
-				break;
-		} else if ((*p >= 'a' && *p <= 'z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-')
-			label++;
-		else
-			why = "invalid character";
+	for (i = 0; i <= len; i++)
+		buf[i] = (char)tolower((unsigned char)in[i]);
+	printable(pname, sizeof(pname), buf);
+
+	if (egd_addr_parse(buf, &a) == 0) {
+		egd_addr_ntop(&a, buf, sizeof(buf));
+		if (strlcpy(out, buf, outsz) >= outsz)
+			fatalx("%s: buffer too small", __func__);
+		return 0;
 	}
-	if (why != NULL) {
-		conf_error(loc, "invalid host name \"%s\": %s", pname, why);
-		return -1;
+	if (host_valid(buf, wildcard, &err) == 0) {
+		p = strncmp(buf, "*.", 2) == 0 ? buf + 2 : buf;
+		if (authority_parse(p, strlen(p), 80, tmp, sizeof(tmp), &port,
+		    &a, &literal, &err) == 0 && literal)
+			err = "bad wildcard";	/* "*.192.0.2.1" */
+		else if (err == NULL) {
+			if (strlcpy(out, buf, outsz) >= outsz)
+				fatalx("%s: buffer too small", __func__);
+			return 0;
+		}
 	}
-	return 0;
+	conf_error(loc, "invalid %s \"%s\": %s", what, pname,
+	    err != NULL ? err : "invalid");
+	return -1;
 }
 
 static void
@@ -1188,22 +1717,569 @@ host_add(const YYLTYPE *loc, const char *name)
 
 	if (curhosts == NULL)
 		return;
-	if (strlen(name) >= sizeof(buf)) {
-		conf_error(loc, "host name too long (%zu bytes, at most %d)",
-		    strlen(name), HOSTNAME_MAX);
-		return;
-	}
-	strlcpy(buf, name, sizeof(buf));
-	if (host_check(loc, buf) == -1)
+	if (host_norm(loc, "host name", name, 1, buf, sizeof(buf)) == -1)
 		return;
 	TAILQ_FOREACH(h, curhosts, entry)
 		if (strcmp(h->name, buf) == 0) {
 			conf_error(loc, "duplicate host \"%s\"", buf);
 			return;
 		}
+	if (svc != NULL && buf[0] == '*' && svcx.wild[0] == '\0') {
+		svcx.wild_loc = *loc;
+		strlcpy(svcx.wild, buf, sizeof(svcx.wild));
+	}
 	h = ps_xcalloc(1, sizeof(*h));
 	strlcpy(h->name, buf, sizeof(h->name));
 	TAILQ_INSERT_TAIL(curhosts, h, entry);
+}
+
+/* A network of a "from" list: ADDRESS or ADDRESS/PREFIXLEN. */
+static void
+cidr_add(const YYLTYPE *loc, const char *s)
+{
+	struct egd_cidr	 c;
+	char		 pname[LEX_TEXTMAX], abuf[INET6_ADDRSTRLEN];
+	int		 i;
+
+	if (curfrom == NULL)
+		return;
+	printable(pname, sizeof(pname), s);
+	if (egd_cidr_parse(s, &c) == -1) {
+		conf_error(loc, "invalid network \"%s\"", pname);
+		return;
+	}
+	for (i = 0; i < *curnfrom; i++)
+		if (curfrom[i].prefixlen == c.prefixlen &&
+		    egd_addr_equal(&curfrom[i].a, &c.a)) {
+			conf_error(loc, "duplicate network %s/%d",
+			    egd_addr_ntop(&c.a, abuf, sizeof(abuf)),
+			    c.prefixlen);
+			return;
+		}
+	if (*curnfrom >= EGD_MAX_CIDRS) {
+		conf_error(loc, "too many networks in from (at most %d)",
+		    EGD_MAX_CIDRS);
+		return;
+	}
+	curfrom[(*curnfrom)++] = c;
+}
+
+static void
+service_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
+{
+	struct service	*s;
+
+	s = ps_xcalloc(1, sizeof(*s));
+	TAILQ_INIT(&s->hosts);
+	s->id = ++nservices;
+	s->resolution = RES_DNS;
+	s->action = ACT_ENFORCE;
+	if (block_name(nameloc, "service", s->name, sizeof(s->name),
+	    name) == 0 && conf_service(conf, name) != NULL)
+		conf_error(nameloc, "duplicate service \"%s\"", s->name);
+	TAILQ_INSERT_TAIL(&conf->services, s, entry);
+	svc = s;
+	blk_loc = *loc;
+	memset(&svcx, 0, sizeof(svcx));
+	curhosts = &s->hosts;
+	curfrom = s->from;
+	curnfrom = &s->nfrom;
+}
+
+/* What the block as a whole must say, at the lines that said it. */
+static void
+service_close(void)
+{
+	if (TAILQ_EMPTY(&svc->hosts))
+		conf_error(&blk_loc, "service \"%s\" has no hosts", svc->name);
+	if (svc->nports == 0)
+		conf_error(&blk_loc, "service \"%s\" has no port", svc->name);
+	if (svc->resolution == RES_STATIC) {
+		if (svcx.wild[0] != '\0')
+			conf_error(&svcx.wild_loc, "service \"%s\": wildcard "
+			    "host \"%s\" with resolution static: a wildcard "
+			    "service resolves by dns", svc->name, svcx.wild);
+		if (svc->nendpoints == 0)
+			conf_error(&svcx.res_loc, "service \"%s\": resolution "
+			    "static needs an endpoint", svc->name);
+	} else if (svc->nendpoints > 0)
+		conf_error(&svcx.ep_loc, "service \"%s\": endpoint needs "
+		    "resolution static", svc->name);
+	block_abandon();
+}
+
+/* port 0: out of range, already reported. */
+static void
+svc_port_add(const YYLTYPE *loc, long long port, int proto,
+    const char *label)
+{
+	struct svc_port	 p;
+	int		 i;
+
+	if (port == 0)
+		return;
+	memset(&p, 0, sizeof(p));
+	p.port = (uint16_t)port;
+	p.proto = (uint8_t)proto;
+	if (label != NULL && block_name(loc, "port", p.name, sizeof(p.name),
+	    label) == -1)
+		return;
+	for (i = 0; i < svc->nports; i++)
+		if (svc->ports[i].port == p.port) {
+			conf_error(loc, "duplicate port %lld", port);
+			return;
+		}
+	if (svc->nports >= EGD_MAX_PORTS) {
+		conf_error(loc, "too many ports (at most %d)", EGD_MAX_PORTS);
+		return;
+	}
+	svc->ports[svc->nports++] = p;
+}
+
+static void
+svc_resolution(const YYLTYPE *loc, int res)
+{
+	svc->resolution = res;
+	svcx.res_loc = *loc;
+}
+
+/* port: -1 none given (the requested port), 0 already reported. */
+static void
+endpoint_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
+    long long port)
+{
+	struct svc_endpoint	 e;
+	char			 abuf[INET6_ADDRSTRLEN];
+	int			 i;
+
+	memset(&e, 0, sizeof(e));
+	if (addr_get(addrloc, addr, &e.a) == -1 || port == 0)
+		return;
+	e.port = port == -1 ? 0 : (uint16_t)port;
+	for (i = 0; i < svc->nendpoints; i++)
+		if (egd_addr_equal(&svc->endpoints[i].a, &e.a) &&
+		    svc->endpoints[i].port == e.port) {
+			egd_addr_ntop(&e.a, abuf, sizeof(abuf));
+			if (e.port != 0)
+				conf_error(loc, "duplicate endpoint %s port "
+				    "%d", abuf, e.port);
+			else
+				conf_error(loc, "duplicate endpoint %s",
+				    abuf);
+			return;
+		}
+	if (svc->nendpoints >= EGD_MAX_ENDPOINTS) {
+		conf_error(loc, "too many endpoints (at most %d)",
+		    EGD_MAX_ENDPOINTS);
+		return;
+	}
+	if (svc->nendpoints == 0)
+		svcx.ep_loc = *loc;
+	svc->endpoints[svc->nendpoints++] = e;
+}
+
+static void
+route_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
+{
+	struct route	*r;
+
+	r = ps_xcalloc(1, sizeof(*r));
+	TAILQ_INIT(&r->matches);
+	r->id = ++nroutes;
+	if (block_name(nameloc, "route", r->name, sizeof(r->name),
+	    name) == 0 && conf_route(conf, name) != NULL)
+		conf_error(nameloc, "duplicate route \"%s\"", r->name);
+	TAILQ_INSERT_TAIL(&conf->routes, r, entry);
+	rt = r;
+	blk_loc = *loc;
+	curhosts = NULL;
+	curfrom = r->from;
+	curnfrom = &r->nfrom;
+}
+
+static void
+route_close(void)
+{
+	if (TAILQ_EMPTY(&rt->matches))
+		conf_error(&blk_loc, "route \"%s\" has no match", rt->name);
+	block_abandon();
+}
+
+/* The gateway may come later in the file: its id is set by check_refs(). */
+static void
+route_gateway(const YYLTYPE *loc, const char *name)
+{
+	char	pname[LEX_TEXTMAX];
+	size_t	i;
+
+	printable(pname, sizeof(pname), name);
+	for (i = 0; i < nrefs; i++)
+		if (refs[i].kind == REF_GATEWAY && refs[i].r == rt &&
+		    strcmp(refs[i].name, name) == 0) {
+			conf_error(loc, "route \"%s\": gateway \"%s\" given "
+			    "twice", rt->name, pname);
+			return;
+		}
+	if (rt->ngateways >= EGD_MAX_ROUTEGW) {
+		conf_error(loc, "route \"%s\": too many gateways (at most %d)",
+		    rt->name, EGD_MAX_ROUTEGW);
+		return;
+	}
+	ref_add(REF_GATEWAY, loc, rt, NULL, rt->ngateways++, name);
+}
+
+static void
+match_open(void)
+{
+	struct route_match	*m;
+
+	m = ps_xcalloc(1, sizeof(*m));
+	m->id = ++nmatches;
+	m->route = rt->id;
+	m->pathtype = PATH_ANY;
+	TAILQ_INSERT_TAIL(&rt->matches, m, entry);
+	rm = m;
+}
+
+static void
+match_close(void)
+{
+	rm = NULL;
+}
+
+static void
+cond_authority(const YYLTYPE *loc, const char *s)
+{
+	if (rm->authority[0] != '\0')
+		conf_error(loc, "authority given twice in match");
+	else
+		host_norm(loc, "authority", s, 1, rm->authority,
+		    sizeof(rm->authority));
+}
+
+/* port 0: out of range, already reported. */
+static void
+cond_port(const YYLTYPE *loc, long long port)
+{
+	if (port == 0)
+		return;
+	if (rm->port != 0)
+		conf_error(loc, "port given twice in match");
+	else
+		rm->port = (uint16_t)port;
+}
+
+/*
+ * A path or path prefix: an absolute path of visible characters, as a
+ * request-target's path is compared with it.
+ */
+static int
+path_ok(const YYLTYPE *loc, const char *what, const char *s)
+{
+	char		 pname[LEX_TEXTMAX];
+	const char	*p;
+	size_t		 len = strlen(s);
+
+	printable(pname, sizeof(pname), s);
+	if (*s != '/') {
+		conf_error(loc, "invalid %s \"%s\": must start with '/'", what,
+		    pname);
+		return -1;
+	}
+	if (len >= EGD_PATH_MAX) {
+		conf_error(loc, "%s too long (%zu bytes, at most %d)", what,
+		    len, EGD_PATH_MAX - 1);
+		return -1;
+	}
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			conf_error(loc, "invalid %s \"%s\": a blank or a "
+			    "character that is not ASCII", what, pname);
+			return -1;
+		}
+	return 0;
+}
+
+static void
+cond_path(const YYLTYPE *loc, int type, const char *s)
+{
+	if (rm->pathtype != PATH_ANY)
+		conf_error(loc, "path given twice in match");
+	else if (path_ok(loc, type == PATH_PREFIX ? "path prefix" : "path",
+	    s) == 0) {
+		rm->pathtype = type;
+		strlcpy(rm->path, s, sizeof(rm->path));
+	}
+}
+
+/* A method is an uppercase token, as requests spell the standard ones. */
+static void
+cond_method(const YYLTYPE *loc, const char *s)
+{
+	char		 pname[LEX_TEXTMAX];
+	size_t		 len = strlen(s);
+
+	printable(pname, sizeof(pname), s);
+	if (rm->method[0] != '\0')
+		conf_error(loc, "method given twice in match");
+	else if (len == 0 || len > METHOD_MAX ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != len)
+		conf_error(loc, "invalid method \"%s\": 1 to %d uppercase "
+		    "letters", pname, METHOD_MAX);
+	else
+		strlcpy(rm->method, s, sizeof(rm->method));
+}
+
+/*
+ * A header name is an RFC 7230 token, kept lowercase; a value, if any,
+ * is compared exactly, so it can hold no control character and no blank
+ * at either end (a request's field value never has one).
+ */
+static void
+cond_header(const YYLTYPE *loc, const char *name, const char *value)
+{
+	struct hdr_match	 h;
+	char			 pname[LEX_TEXTMAX];
+	const unsigned char	*p;
+	size_t			 len = strlen(name), vlen, i;
+	int			 n;
+
+	memset(&h, 0, sizeof(h));
+	printable(pname, sizeof(pname), name);
+	if (len == 0 || strspn(name, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~") != len) {
+		conf_error(loc, "invalid header name \"%s\"", pname);
+		return;
+	}
+	if (len > HDRNAME_MAX) {
+		conf_error(loc, "header name too long (%zu bytes, at most %d)",
+		    len, HDRNAME_MAX);
+		return;
+	}
+	for (i = 0; i <= len; i++)
+		h.name[i] = (char)tolower((unsigned char)name[i]);
+	if (value != NULL) {
+		vlen = strlen(value);
+		if (vlen > HDRVALUE_MAX) {
+			conf_error(loc, "header value too long (%zu bytes, at "
+			    "most %d)", vlen, HDRVALUE_MAX);
+			return;
+		}
+		for (p = (const unsigned char *)value; *p != '\0'; p++)
+			if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+				break;
+		if (*p != '\0' || (vlen > 0 && (value[0] == ' ' ||
+		    value[0] == '\t' || value[vlen - 1] == ' ' ||
+		    value[vlen - 1] == '\t'))) {
+			printable(pname, sizeof(pname), value);
+			conf_error(loc, "invalid header value \"%s\"", pname);
+			return;
+		}
+		strlcpy(h.value, value, sizeof(h.value));
+		h.has_value = 1;
+	}
+	for (n = 0; n < rm->nheaders; n++)
+		if (strcmp(rm->headers[n].name, h.name) == 0) {
+			conf_error(loc, "header \"%s\" given twice in match",
+			    h.name);
+			return;
+		}
+	if (rm->nheaders >= EGD_MAX_HDRMATCH) {
+		conf_error(loc, "too many header conditions in match (at most "
+		    "%d)", EGD_MAX_HDRMATCH);
+		return;
+	}
+	rm->headers[rm->nheaders++] = h;
+}
+
+/*
+ * forward to HOST [port N] [weight W].  port: -1 none given (the
+ * requested one), weight: -1 none given (1); 0 for either: already
+ * reported.  Which service registers it is checked at the end.
+ */
+static void
+dest_add(const YYLTYPE *loc, const YYLTYPE *hostloc, const char *host,
+    long long port, long long weight)
+{
+	struct route_dest	 d;
+	int			 i;
+
+	memset(&d, 0, sizeof(d));
+	if (host_norm(hostloc, "destination", host, 0, d.host,
+	    sizeof(d.host)) == -1 || port == 0 || weight == 0)
+		return;
+	d.port = port == -1 ? 0 : (uint16_t)port;
+	d.weight = weight == -1 ? 1 : (uint32_t)weight;
+	for (i = 0; i < rm->ndests; i++)
+		if (strcmp(rm->dests[i].host, d.host) == 0 &&
+		    rm->dests[i].port == d.port) {
+			if (d.port != 0)
+				conf_error(loc, "duplicate destination %s "
+				    "port %d", d.host, d.port);
+			else
+				conf_error(loc, "duplicate destination %s",
+				    d.host);
+			return;
+		}
+	if (rm->ndests >= EGD_MAX_DESTS) {
+		conf_error(loc, "too many destinations in match (at most %d)",
+		    EGD_MAX_DESTS);
+		return;
+	}
+	rm->dests[rm->ndests] = d;
+	ref_add(REF_FORWARD, loc, rt, rm, rm->ndests++, NULL);
+}
+
+/* The last rewrite authority of a match counts, and is checked. */
+static void
+rewrite_authority(const YYLTYPE *loc, const char *host)
+{
+	size_t	i;
+
+	if (host_norm(loc, "authority", host, 0, rm->rewrite_authority,
+	    sizeof(rm->rewrite_authority)) == -1)
+		return;
+	for (i = 0; i < nrefs; i++)
+		if (refs[i].kind == REF_REWRITE && refs[i].m == rm) {
+			refs[i].loc = *loc;
+			return;
+		}
+	ref_add(REF_REWRITE, loc, rt, rm, 0, NULL);
+}
+
+static void
+rewrite_prefix(const YYLTYPE *loc, const char *s)
+{
+	if (rm->pathtype != PATH_PREFIX)
+		conf_error(loc, "rewrite path prefix needs a path prefix "
+		    "condition");
+	else if (path_ok(loc, "rewrite path prefix", s) == 0) {
+		rm->rewrite_path = 1;
+		strlcpy(rm->rewrite_prefix, s, sizeof(rm->rewrite_prefix));
+	}
+}
+
+/* ---- checks of the whole file ---------------------------------------- */
+
+static void
+ref_add(int kind, const YYLTYPE *loc, struct route *r, struct route_match *m,
+    int idx, const char *name)
+{
+	struct ref	*p;
+	size_t		 n;
+
+	if (nrefs == refsz) {
+		n = refsz ? refsz * 2 : 32;
+		if ((p = reallocarray(refs, n, sizeof(*refs))) == NULL)
+			fatal("reallocarray");
+		refs = p;
+		refsz = n;
+	}
+	p = &refs[nrefs++];
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->loc = *loc;
+	p->r = r;
+	p->m = m;
+	p->idx = idx;
+	p->name = name != NULL ? pstrdup(name) : NULL;
+}
+
+/*
+ * Whether some service registers host (a name or a literal's canonical
+ * text) and, unless port is 0, that port for it.
+ */
+static int
+registered(const char *host, uint16_t port)
+{
+	const struct service	*s;
+	const struct hostname	*h;
+	int			 i;
+
+	TAILQ_FOREACH(s, &conf->services, entry) {
+		TAILQ_FOREACH(h, &s->hosts, entry)
+			if (host_match(h->name, host))
+				break;
+		if (h == NULL)
+			continue;
+		if (port == 0)
+			return 1;
+		for (i = 0; i < s->nports; i++)
+			if (s->ports[i].port == port)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * A route's gateways, and the services its destinations need: the
+ * forward's port, else the match's port condition, is the port a
+ * destination is reached on.  A rewritten authority with no forward is
+ * where the request goes; with forwards, only its host is checked.
+ */
+static void
+check_refs(void)
+{
+	struct gateway		*g;
+	struct route_dest	*d;
+	struct ref		*f;
+	char			 pname[LEX_TEXTMAX];
+	size_t			 i;
+	uint16_t		 port;
+
+	for (i = 0; i < nrefs; i++) {
+		f = &refs[i];
+		switch (f->kind) {
+		case REF_GATEWAY:
+			if ((g = conf_gateway(conf, f->name)) != NULL) {
+				f->r->gateways[f->idx] = g->id;
+				break;
+			}
+			printable(pname, sizeof(pname), f->name);
+			conf_error(&f->loc, "route \"%s\": unknown gateway "
+			    "\"%s\"", f->r->name, pname);
+			break;
+		case REF_FORWARD:
+			d = &f->m->dests[f->idx];
+			port = d->port != 0 ? d->port : f->m->port;
+			if (registered(d->host, port))
+				break;
+			if (port != 0)
+				conf_error(&f->loc, "route \"%s\" forwards to "
+				    "%s port %u, which no service registers",
+				    f->r->name, d->host, port);
+			else
+				conf_error(&f->loc, "route \"%s\" forwards to "
+				    "%s, which no service registers",
+				    f->r->name, d->host);
+			break;
+		case REF_REWRITE:
+			port = f->m->ndests == 0 ? f->m->port : 0;
+			if (registered(f->m->rewrite_authority, port))
+				break;
+			if (port != 0)
+				conf_error(&f->loc, "route \"%s\" rewrites the "
+				    "authority to %s port %u, which no service "
+				    "registers", f->r->name,
+				    f->m->rewrite_authority, port);
+			else
+				conf_error(&f->loc, "route \"%s\" rewrites the "
+				    "authority to %s, which no service "
+				    "registers", f->r->name,
+				    f->m->rewrite_authority);
+			break;
+		}
+	}
+}
+
+static void
+check_global(void)
+{
+	if (TAILQ_EMPTY(&conf->gateways))
+		conf_error(&eofloc, "no gateway defined");
+	if (dnsttl_set && conf->dns_min_ttl > conf->dns_max_ttl)
+		conf_error(&dnsttl_loc, "dns min ttl %d is greater than dns "
+		    "max ttl %d", conf->dns_min_ttl, conf->dns_max_ttl);
 }
 
 /* ---- entry point ----------------------------------------------------- */
@@ -1226,9 +2302,10 @@ parse_config(const char *filename, int flags)
 
 	conf = conf_new();
 	errors = 0;
-	gw = NULL;
-	curhosts = NULL;
-	ngateways = nlisteners = 0;
+	block_abandon();
+	ngateways = nlisteners = nservices = nroutes = nmatches = 0;
+	nrefs = 0;
+	dnsttl_set = 0;
 	memset(&lex, 0, sizeof(lex));
 	lex.prev = '\n';
 	symclear(0);
@@ -1244,14 +2321,17 @@ parse_config(const char *filename, int flags)
 
 	if (yyparse() != 0 && errors == 0)
 		errors++;
-	if (TAILQ_EMPTY(&conf->gateways))
-		conf_error(&eofloc, "no gateway defined");
+	check_global();
+	check_refs();
 
 	while (!TAILQ_EMPTY(&files)) {
 		file = TAILQ_LAST(&files, filelist);
 		popfile();
 	}
 	symclear(0);
+	free(refs);
+	refs = NULL;
+	nrefs = refsz = 0;
 	arena_free();
 	block_abandon();
 

@@ -1,24 +1,36 @@
 /*
  * Prints a configuration in egressd.conf(5) syntax, normalised: every
- * setting explicit, defaults included, in a fixed order, strings quoted.
- * Run by the parent for egressd -nv.  Parsing the output again and
- * printing it must give the same text (regress/conf.sh checks it), so
- * each block kind has its own function writing what its grammar reads.
+ * setting explicit, defaults included, in a fixed order, strings quoted,
+ * addresses and networks in canonical form.  What has no keyword for its
+ * default (a limit that is off, a route's timeout, allow private, ...)
+ * is printed only when set.  Run by the parent for egressd -nv.  Parsing
+ * the output again and printing it must give the same text
+ * (regress/conf.sh checks it), so each block kind has its own function
+ * writing what its grammar reads.
  */
 #include "config.h"
 
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <arpa/inet.h>
 
 #include <stdio.h>
 
 #include "egressd.h"
 
 static void	print_string(FILE *, const char *);
+static void	print_addr(FILE *, const struct egd_addr *);
+static void	print_hosts(FILE *, const struct hostlist *);
+static void	print_from(FILE *, const struct egd_cidr *, int);
 static void	print_global(FILE *, const struct egressd_conf *);
+static void	print_limits(FILE *, const struct egd_limits *);
 static void	print_gateway(FILE *, const struct egressd_conf *,
 		    const struct gateway *);
+static void	print_service(FILE *, const struct service *);
+static void	print_route(FILE *, const struct egressd_conf *,
+		    const struct route *);
+static void	print_match(FILE *, const struct route_match *);
 
 /* A quoted string, escaped as the lexer reads it back. */
 static void
@@ -45,10 +57,63 @@ print_string(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+/* IPv4 bare, IPv6 quoted: the forms egressd.conf(5) shows. */
+static void
+print_addr(FILE *fp, const struct egd_addr *a)
+{
+	char	abuf[INET6_ADDRSTRLEN];
+
+	egd_addr_ntop(a, abuf, sizeof(abuf));
+	if (a->af == AF_INET6)
+		fprintf(fp, "\"%s\"", abuf);
+	else
+		fputs(abuf, fp);
+}
+
+static void
+print_hosts(FILE *fp, const struct hostlist *hosts)
+{
+	const struct hostname	*h;
+
+	if (TAILQ_EMPTY(hosts))
+		return;
+	fputs("\thosts {\n", fp);
+	TAILQ_FOREACH(h, hosts, entry) {
+		fputs("\t\t", fp);
+		print_string(fp, h->name);
+		fputc('\n', fp);
+	}
+	fputs("\t}\n", fp);
+}
+
+/* Networks with their prefix length always, host networks too. */
+static void
+print_from(FILE *fp, const struct egd_cidr *from, int n)
+{
+	char	abuf[INET6_ADDRSTRLEN];
+	int	i;
+
+	if (n == 0)
+		return;
+	fputs("\tfrom {\n", fp);
+	for (i = 0; i < n; i++) {
+		egd_addr_ntop(&from[i].a, abuf, sizeof(abuf));
+		if (from[i].a.af == AF_INET6)
+			fprintf(fp, "\t\t\"%s/%d\"\n", abuf,
+			    from[i].prefixlen);
+		else
+			fprintf(fp, "\t\t%s/%d\n", abuf, from[i].prefixlen);
+	}
+	fputs("\t}\n", fp);
+}
+
 static void
 print_global(FILE *fp, const struct egressd_conf *conf)
 {
+	struct egd_addr	 a;
 	const char	*fac;
+	uint16_t	 port;
+	int		 i;
 
 	fputs("user ", fp);
 	print_string(fp, conf->user);
@@ -62,12 +127,50 @@ print_global(FILE *fp, const struct egressd_conf *conf)
 	fputs("resolver ", fp);
 	print_string(fp, conf->resolver);
 	fputc('\n', fp);
+	for (i = 0; i < conf->nnameservers; i++) {
+		egd_addr_from_sa((const struct sockaddr *)
+		    &conf->nameservers[i], &a, &port);
+		fputs("nameserver ", fp);
+		print_addr(fp, &a);
+		fprintf(fp, " port %u\n", port);
+	}
 	fprintf(fp, "drain timeout %d\n", conf->drain_timeout);
 	fprintf(fp, "idle timeout %d\n", conf->idle_timeout);
+	fprintf(fp, "request timeout %d\n", conf->request_timeout);
+	fprintf(fp, "connect timeout %d\n", conf->connect_timeout);
 	fprintf(fp, "max connections %d\n", conf->max_conns);
+	fprintf(fp, "max header size %d\n", conf->max_header_size);
+	fprintf(fp, "max headers %d\n", conf->max_headers);
+	fprintf(fp, "max uri length %d\n", conf->max_uri);
+	fprintf(fp, "dns min ttl %d\n", conf->dns_min_ttl);
+	fprintf(fp, "dns max ttl %d\n", conf->dns_max_ttl);
+	fprintf(fp, "dns negative ttl %d\n", conf->dns_neg_ttl);
+	fprintf(fp, "pool idle %d\n", conf->pool_idle);
+	fprintf(fp, "pool timeout %d\n", conf->pool_timeout);
+	print_limits(fp, &conf->limits);
 	if ((fac = facility_name(conf->log_facility)) == NULL)
 		fac = "daemon";
 	fprintf(fp, "log facility %s\n", fac);
+}
+
+/* Limits are off unless set (0): there is no keyword for "none". */
+static void
+print_limits(FILE *fp, const struct egd_limits *l)
+{
+	if (l->conns != 0)
+		fprintf(fp, "limit connections %u\n", l->conns);
+	if (l->src_conns != 0)
+		fprintf(fp, "limit connections %u per source\n",
+		    l->src_conns);
+	if (l->tunnels != 0)
+		fprintf(fp, "limit tunnels %u\n", l->tunnels);
+	if (l->src_tunnels != 0)
+		fprintf(fp, "limit tunnels %u per source\n", l->src_tunnels);
+	if (l->rate != 0)
+		fprintf(fp, "limit rate %u burst %u\n", l->rate, l->burst);
+	if (l->src_rate != 0)
+		fprintf(fp, "limit rate %u burst %u per source\n",
+		    l->src_rate, l->src_burst);
 }
 
 /* IPv6 listen addresses are quoted, the form egressd.conf(5) shows. */
@@ -76,7 +179,6 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
     const struct gateway *g)
 {
 	const struct listener	*l;
-	const struct hostname	*h;
 	char			 abuf[INET6_ADDRSTRLEN];
 
 	fputs("\ngateway ", fp);
@@ -93,15 +195,125 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 		fprintf(fp, " port %d %s\n", addr_port(&l->ss),
 		    proto_name(l->proto));
 	}
-	if (!TAILQ_EMPTY(&g->hosts)) {
-		fputs("\thosts {\n", fp);
-		TAILQ_FOREACH(h, &g->hosts, entry) {
-			fputs("\t\t", fp);
-			print_string(fp, h->name);
-			fputc('\n', fp);
+	print_hosts(fp, &g->hosts);
+	fputs("}\n", fp);
+}
+
+static void
+print_service(FILE *fp, const struct service *s)
+{
+	const struct svc_port		*p;
+	const struct svc_endpoint	*e;
+	int				 i;
+
+	fputs("\nservice ", fp);
+	print_string(fp, s->name);
+	fputs(" {\n", fp);
+	print_hosts(fp, &s->hosts);
+	for (i = 0; i < s->nports; i++) {
+		p = &s->ports[i];
+		fprintf(fp, "\tport %u %s", p->port, svc_proto_name(p->proto));
+		if (p->name[0] != '\0') {
+			fputc(' ', fp);
+			print_string(fp, p->name);
 		}
-		fputs("\t}\n", fp);
+		fputc('\n', fp);
 	}
+	fprintf(fp, "\tresolution %s\n", resolution_name(s->resolution));
+	for (i = 0; i < s->nendpoints; i++) {
+		e = &s->endpoints[i];
+		fputs("\tendpoint ", fp);
+		print_addr(fp, &e->a);
+		if (e->port != 0)
+			fprintf(fp, " port %u", e->port);
+		fputc('\n', fp);
+	}
+	fprintf(fp, "\taction %s\n", action_name(s->action));
+	if (s->allow_private)
+		fputs("\tallow private\n", fp);
+	print_from(fp, s->from, s->nfrom);
+	fputs("}\n", fp);
+}
+
+/* Conditions on the match line, in the order egressd.conf(5) lists. */
+static void
+print_match(FILE *fp, const struct route_match *m)
+{
+	const struct route_dest	*d;
+	int			 i;
+
+	fputs("\tmatch ", fp);
+	if (m->authority[0] != '\0') {
+		fputs("authority ", fp);
+		print_string(fp, m->authority);
+		fputc(' ', fp);
+	}
+	if (m->port != 0)
+		fprintf(fp, "port %u ", m->port);
+	if (m->pathtype != PATH_ANY) {
+		fputs(m->pathtype == PATH_PREFIX ? "path prefix " : "path ",
+		    fp);
+		print_string(fp, m->path);
+		fputc(' ', fp);
+	}
+	if (m->method[0] != '\0')
+		fprintf(fp, "method %s ", m->method);
+	for (i = 0; i < m->nheaders; i++) {
+		fputs("header ", fp);
+		print_string(fp, m->headers[i].name);
+		if (m->headers[i].has_value) {
+			fputc(' ', fp);
+			print_string(fp, m->headers[i].value);
+		}
+		fputc(' ', fp);
+	}
+	fputs("{\n", fp);
+	for (i = 0; i < m->ndests; i++) {
+		d = &m->dests[i];
+		fputs("\t\tforward to ", fp);
+		print_string(fp, d->host);
+		if (d->port != 0)
+			fprintf(fp, " port %u", d->port);
+		fprintf(fp, " weight %u\n", d->weight);
+	}
+	if (m->rewrite_authority[0] != '\0') {
+		fputs("\t\trewrite authority ", fp);
+		print_string(fp, m->rewrite_authority);
+		fputc('\n', fp);
+	}
+	if (m->rewrite_path) {
+		fputs("\t\trewrite path prefix ", fp);
+		print_string(fp, m->rewrite_prefix);
+		fputc('\n', fp);
+	}
+	if (m->timeout != 0)
+		fprintf(fp, "\t\ttimeout %d\n", m->timeout);
+	fprintf(fp, "\t\tretries %d\n", m->retries);
+	if (m->websocket)
+		fputs("\t\twebsocket\n", fp);
+	fputs("\t}\n", fp);
+}
+
+static void
+print_route(FILE *fp, const struct egressd_conf *conf, const struct route *r)
+{
+	const struct gateway		*g;
+	const struct route_match	*m;
+	int				 i;
+
+	fputs("\nroute ", fp);
+	print_string(fp, r->name);
+	fputs(" {\n", fp);
+	for (i = 0; i < r->ngateways; i++)
+		TAILQ_FOREACH(g, &conf->gateways, entry)
+			if (g->id == r->gateways[i]) {
+				fputs("\tgateway ", fp);
+				print_string(fp, g->name);
+				fputc('\n', fp);
+			}
+	print_from(fp, r->from, r->nfrom);
+	TAILQ_FOREACH(m, &r->matches, entry)
+		print_match(fp, m);
 	fputs("}\n", fp);
 }
 
@@ -109,8 +321,14 @@ void
 print_config(FILE *fp, const struct egressd_conf *conf)
 {
 	const struct gateway	*g;
+	const struct service	*s;
+	const struct route	*r;
 
 	print_global(fp, conf);
 	TAILQ_FOREACH(g, &conf->gateways, entry)
 		print_gateway(fp, conf, g);
+	TAILQ_FOREACH(s, &conf->services, entry)
+		print_service(fp, s);
+	TAILQ_FOREACH(r, &conf->routes, entry)
+		print_route(fp, conf, r);
 }

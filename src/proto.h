@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	1
+#define EGD_PROTO_VERSION	2
 
 enum egd_imsg {
 	IMSG_NONE = 0,
@@ -28,9 +28,15 @@ enum egd_imsg {
 
 	/* parent -> worker */
 	IMSG_HELPER_CHAN,	/* none + socket to the helper */
+	IMSG_CONF_SERVICE,	/* struct service, lists zeroed */
+	IMSG_CONF_SVCHOST,	/* struct msg_gwhost: a host of a service */
+	IMSG_CONF_ROUTE,	/* struct route, lists zeroed */
+	IMSG_CONF_MATCH,	/* struct route_match, list entry zeroed */
+	IMSG_CONF_OWNADDR,	/* struct msg_ownaddr: an address of this host */
 
 	/* parent -> helper */
 	IMSG_WORKER_CHAN,	/* none + socket to worker peerid */
+	IMSG_CONF_NAMESERVER,	/* struct msg_nameserver: a DNS server */
 
 	/* any child -> parent */
 	IMSG_READY,		/* uint32_t generation now in force */
@@ -39,6 +45,8 @@ enum egd_imsg {
 	/* worker <-> helper */
 	IMSG_HELPER_PING,	/* uint32_t: worker -> helper, liveness */
 	IMSG_HELPER_PONG,	/* uint32_t: helper -> worker, the same */
+	IMSG_DNS_QUERY,		/* struct msg_dns_query: worker -> helper */
+	IMSG_DNS_ANSWER,	/* struct msg_dns_answer: helper -> worker */
 
 	IMSG_MAX
 };
@@ -66,6 +74,59 @@ struct msg_conf_global {
 	uint32_t	 drain_timeout;	/* seconds */
 	uint32_t	 max_conns;	/* per worker */
 	uint32_t	 idle_timeout;	/* seconds */
+	uint32_t	 dns_min_ttl;	/* seconds */
+	uint32_t	 dns_max_ttl;
+	uint32_t	 dns_neg_ttl;
+	uint32_t	 request_timeout;
+	uint32_t	 connect_timeout;
+	uint32_t	 max_header_size;
+	uint32_t	 max_headers;
+	uint32_t	 max_uri;
+	uint32_t	 pool_idle;
+	uint32_t	 pool_timeout;
+	uint32_t	 log_facility;
+	uint32_t	 limits[8];	/* struct egd_limits, in order */
+	char		 hostname[256];	/* for audit records */
+};
+
+struct msg_ownaddr {
+	uint8_t		 af;
+	uint8_t		 addr[16];
+};
+
+struct msg_nameserver {
+	uint32_t	 sslen;
+	struct sockaddr_storage ss;
+};
+
+#define EGD_DNS_MAXADDR	16	/* addresses in one answer */
+
+enum dns_status {
+	DNS_OK = 0,
+	DNS_NXDOMAIN,		/* the name does not exist */
+	DNS_NODATA,		/* exists, no A or AAAA */
+	DNS_FAIL,		/* servers failed or refused */
+	DNS_TIMEOUT,		/* no answer in time */
+	DNS_BUSY,		/* helper unreachable or overloaded */
+};
+
+struct msg_dns_query {
+	uint32_t	 id;		/* the worker's, echoed back */
+	char		 name[EGD_HOST_MAX];	/* lowercase, no trailing dot */
+};
+
+struct msg_dns_addr {
+	uint8_t		 af;		/* AF_INET or AF_INET6 */
+	uint8_t		 addr[16];
+};
+
+struct msg_dns_answer {
+	uint32_t	 id;
+	int32_t		 status;	/* enum dns_status */
+	uint32_t	 ttl;		/* seconds left, clamped */
+	uint32_t	 naddrs;
+	uint32_t	 cached;	/* 1: from the helper's cache */
+	struct msg_dns_addr addrs[EGD_DNS_MAXADDR];
 };
 
 struct msg_gateway {

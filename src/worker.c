@@ -1,9 +1,10 @@
 /*
- * The worker process: accepts clients on the listeners the parent passed,
- * and (for now) answers every request with 503 until routing exists.  It
- * runs as the unprivileged user in the empty root with no capabilities and
- * the worker seccomp profile.  Its peers: the parent (configuration,
- * listeners, shutdown) and the helper (DNS, key operations).
+ * The worker process: accepts clients on the listeners the parent passed
+ * and carries their requests out (worker_http.c, worker_relay.c) under
+ * the configuration generation they were accepted in.  It runs as the
+ * unprivileged user in the empty root with no capabilities and the worker
+ * seccomp profile.  Its peers: the parent (configuration, listeners,
+ * shutdown) and the helper (DNS, key operations).
  *
  * Configuration generations: every connection holds a reference to the
  * generation it was accepted under and keeps it until it ends, so a reload
@@ -12,6 +13,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -20,37 +22,24 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "egressd.h"
+#include "worker.h"
 
-struct wlistener {
-	TAILQ_ENTRY(wlistener)	 entry;
-	struct msg_listener	 m;
-	int			 fd;
-	struct event		*ev;
-	struct wconf		*conf;
-};
+struct event_base	*worker_base;
+int			 worker_instance;
 
-struct wconf {
-	uint32_t		 gen;
-	int			 refcnt;	/* connections, +1 if current */
-	struct msg_conf_global	 g;
-	TAILQ_HEAD(, wlistener)	 listeners;
+/* Per client address: concurrent connections, tunnels, request rate. */
+struct srcent {
+	struct egd_addr		 a;
+	uint32_t		 conns, tunnels;
+	double			 tokens;
+	struct timeval		 last;
+	int			 used;
 };
-
-struct wconn {
-	TAILQ_ENTRY(wconn)	 entry;
-	struct bufferevent	*bev;
-	struct wconf		*conf;
-	int			 answered;
-};
+#define SRC_SLOTS	4096
 
 static struct {
-	int			 instance;
-	struct event_base	*base;
 	struct ps_buf		 startbuf;
 	struct ps_chan		*parent;
 	struct ps_chan		*helper;
@@ -58,15 +47,21 @@ static struct {
 	int			 have_init;
 	int			 started;	/* first generation in force */
 	int			 stopping;
+	int			 debug;
 	struct wconf		*cur, *pending;
-	TAILQ_HEAD(, wconn)	 conns;
-	unsigned int		 nconns;
+	unsigned int		 nconns, ntunnels;
 	int			 paused;	/* accept paused: at the limit */
 	struct event		*resume_ev;
+	uint64_t		 rnd;
+	uint64_t		 nextid;
+	struct srcent		 src[SRC_SLOTS];
+	double			 tokens;	/* overall rate bucket */
+	struct timeval		 last;
 } w;
 
 static void	 worker_dispatch_init(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_conf_begin(struct ps_chan *, struct ps_msg *);
+static void	 worker_dispatch_conf(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_listener(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_conf_end(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_shutdown(struct ps_chan *, struct ps_msg *);
@@ -77,8 +72,10 @@ static void	 worker_parent_closed(struct ps_chan *, const char *);
 static void	 worker_helper_closed(struct ps_chan *, const char *);
 static void	 worker_listen(struct wconf *);
 static void	 worker_accept_cb(int, short, void *);
-static void	 worker_conn_close(struct wconn *);
 static void	 wconf_unref(struct wconf *);
+
+#define CONF_ROW(t, s)	{ (t), sizeof(s), sizeof(s), PS_FD_NONE, 0, 0, \
+			    worker_dispatch_conf }
 
 /* What the worker accepts from the parent, and when. */
 static const struct ps_handler worker_parent_table[] = {
@@ -87,6 +84,13 @@ static const struct ps_handler worker_parent_table[] = {
 	{ IMSG_CONF_BEGIN, sizeof(struct msg_conf_global),
 	    sizeof(struct msg_conf_global), PS_FD_NONE, 0, 0,
 	    worker_dispatch_conf_begin },
+	CONF_ROW(IMSG_CONF_GATEWAY, struct msg_gateway),
+	CONF_ROW(IMSG_CONF_GWHOST, struct msg_gwhost),
+	CONF_ROW(IMSG_CONF_SERVICE, struct service),
+	CONF_ROW(IMSG_CONF_SVCHOST, struct msg_gwhost),
+	CONF_ROW(IMSG_CONF_ROUTE, struct route),
+	CONF_ROW(IMSG_CONF_MATCH, struct route_match),
+	CONF_ROW(IMSG_CONF_OWNADDR, struct msg_ownaddr),
 	{ IMSG_CONF_LISTENER, sizeof(struct msg_listener),
 	    sizeof(struct msg_listener), PS_FD_MUST, 0, 0,
 	    worker_dispatch_listener },
@@ -102,6 +106,9 @@ static const struct ps_handler worker_parent_table[] = {
 static const struct ps_handler worker_helper_table[] = {
 	{ IMSG_HELPER_PONG, sizeof(uint32_t), sizeof(uint32_t), PS_FD_NONE,
 	    0, 0, worker_dispatch_pong },
+	{ IMSG_DNS_ANSWER, sizeof(struct msg_dns_answer),
+	    sizeof(struct msg_dns_answer), PS_FD_NONE, 0, 0,
+	    wdns_dispatch_answer },
 };
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -119,13 +126,30 @@ worker_regress_forbidden(int sig)
 }
 #endif
 
+/* Audit records: stderr with -d, else to the parent's log. */
+static void
+worker_audit_sink(const char *line, size_t len)
+{
+	char	buf[4200];
+
+	if (w.debug) {
+		if (len > sizeof(buf) - 1)
+			len = sizeof(buf) - 1;
+		memcpy(buf, line, len);
+		buf[len++] = '\n';
+		(void)write(STDERR_FILENO, buf, len);
+	} else
+		child_log_sink(LOG_INFO, line);
+}
+
 __attribute__((noreturn)) void
 worker_main(struct egressd_opts *opts)
 {
 	char	name[32];
 
-	w.instance = opts->instance;
-	snprintf(name, sizeof(name), "worker %d", w.instance);
+	worker_instance = opts->instance;
+	w.debug = opts->debug;
+	snprintf(name, sizeof(name), "worker %d", worker_instance);
 	log_init(opts->debug, LOG_DAEMON);
 	log_procinit(name);
 	log_setverbose(opts->verbose);
@@ -134,7 +158,11 @@ worker_main(struct egressd_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);	/* the parent drives shutdown */
-	TAILQ_INIT(&w.conns);
+	if (getrandom(&w.rnd, sizeof(w.rnd), 0) != sizeof(w.rnd))
+		fatal("getrandom");
+	w.rnd |= 1;
+	w.nextid = ((uint64_t)(worker_instance + 1) << 48) |
+	    (w.rnd & 0xffffff000000ULL);
 
 	/* 1. Identity and configuration from the parent. */
 	if (ps_buf_init(&w.startbuf, PS_PARENT_FD) == -1)
@@ -148,14 +176,20 @@ worker_main(struct egressd_opts *opts)
 	ps_drop(&w.id);
 
 	/* 3. Event loop and peers. */
-	if ((w.base = event_base_new()) == NULL)
+	if ((worker_base = event_base_new()) == NULL)
 		fatalx("event_base_new");
-	if ((w.parent = ps_chan_adopt(w.base, &w.startbuf, "parent",
+	http_init();
+	relay_init();
+	wdns_init(worker_base);
+	audit_init(w.cur->conf->hostname, w.cur->conf->log_facility);
+	audit_set_sink(worker_audit_sink);
+	if ((w.parent = ps_chan_adopt(worker_base, &w.startbuf, "parent",
 	    worker_parent_table, NITEMS(worker_parent_table),
 	    worker_parent_closed, NULL)) == NULL)
 		fatal("parent channel");
 	child_log_chan(w.parent);
 	worker_listen(w.cur);
+	gettimeofday(&w.last, NULL);
 
 #ifdef EGRESSD_REGRESS
 	signal(SIGUSR2, worker_regress_forbidden);
@@ -168,7 +202,7 @@ worker_main(struct egressd_opts *opts)
 	ps_chan_compose(w.parent, IMSG_READY, 0, -1, &w.cur->gen,
 	    sizeof(w.cur->gen));
 	log_debug("generation %u in force", w.cur->gen);
-	event_base_dispatch(w.base);
+	event_base_dispatch(worker_base);
 	exit(0);
 }
 
@@ -185,11 +219,29 @@ worker_dispatch_init(struct ps_chan *c, struct ps_msg *m)
 	struct msg_init	mi;
 
 	memcpy(&mi, m->data, sizeof(mi));
-	if (mi.role != ROLE_WORKER || (int)mi.instance != w.instance)
+	if (mi.role != ROLE_WORKER || (int)mi.instance != worker_instance)
 		fatalx("init for another role or instance");
 	child_init(c, &mi, &w.id);
 	w.have_init = 1;
 }
+
+/* xorshift64*: weights and round robin need speed, not secrecy. */
+uint32_t
+worker_random(void)
+{
+	w.rnd ^= w.rnd >> 12;
+	w.rnd ^= w.rnd << 25;
+	w.rnd ^= w.rnd >> 27;
+	return (uint32_t)((w.rnd * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+uint64_t
+worker_next_id(void)
+{
+	return ++w.nextid;
+}
+
+/* ---- generations ------------------------------------------------------- */
 
 static void
 wconf_free(struct wconf *wc)
@@ -204,6 +256,8 @@ wconf_free(struct wconf *wc)
 			close(l->fd);
 		free(l);
 	}
+	conf_free(wc->conf);
+	free(wc->rr);
 	free(wc);
 }
 
@@ -220,14 +274,29 @@ static void
 worker_dispatch_conf_begin(struct ps_chan *c, struct ps_msg *m)
 {
 	struct wconf	*wc;
+	const char	*why;
 
 	if (w.pending != NULL)
 		fatalx("configuration begun twice");
 	wc = ps_xcalloc(1, sizeof(*wc));
-	memcpy(&wc->g, m->data, sizeof(wc->g));
-	wc->gen = wc->g.gen;
+	if ((wc->conf = conf_new()) == NULL)
+		fatal("conf_new");
 	TAILQ_INIT(&wc->listeners);
+	if (conf_recv(wc->conf, m, &why) == -1)
+		fatalx("parent: %s", why);
+	wc->gen = wc->conf->gen;
 	w.pending = wc;
+}
+
+static void
+worker_dispatch_conf(struct ps_chan *c, struct ps_msg *m)
+{
+	const char	*why;
+
+	if (w.pending == NULL)
+		fatalx("configuration record outside a generation");
+	if (conf_recv(w.pending->conf, m, &why) == -1)
+		fatalx("parent: %s (type %u)", why, m->hdr.type);
 }
 
 static void
@@ -243,7 +312,7 @@ worker_dispatch_listener(struct ps_chan *c, struct ps_msg *m)
 		fatalx("bad listener address length");
 	l->fd = m->fd;
 	m->fd = -1;
-	l->conf = w.pending;
+	l->wc = w.pending;
 	TAILQ_INSERT_TAIL(&w.pending->listeners, l, entry);
 }
 
@@ -271,8 +340,8 @@ worker_listen(struct wconf *wc)
 	struct wlistener	*l;
 
 	TAILQ_FOREACH(l, &wc->listeners, entry) {
-		if ((l->ev = event_new(w.base, l->fd, EV_READ | EV_PERSIST,
-		    worker_accept_cb, l)) == NULL)
+		if ((l->ev = event_new(worker_base, l->fd,
+		    EV_READ | EV_PERSIST, worker_accept_cb, l)) == NULL)
 			fatalx("event_new");
 		if (!w.paused)
 			event_add(l->ev, NULL);
@@ -282,14 +351,22 @@ worker_listen(struct wconf *wc)
 static void
 worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 {
-	struct wconf	*old = w.cur;
-	uint32_t	 gen;
+	struct wconf		*old = w.cur, *wc = w.pending;
+	struct wlistener	*l;
+	struct service		*s;
+	uint32_t		 gen;
 
 	memcpy(&gen, m->data, sizeof(gen));
-	if (w.pending == NULL || w.pending->gen != gen)
+	if (wc == NULL || wc->gen != gen)
 		fatalx("configuration end for generation %u out of order",
 		    gen);
-	w.cur = w.pending;
+	TAILQ_FOREACH(l, &wc->listeners, entry)
+		l->gw = policy_gateway(wc->conf, l->m.gateway);
+	TAILQ_FOREACH(s, &wc->conf->services, entry)
+		if (s->id >= wc->nrr)
+			wc->nrr = s->id + 1;
+	wc->rr = ps_xcalloc(wc->nrr + 1, sizeof(*wc->rr));
+	w.cur = wc;
 	w.pending = NULL;
 	w.cur->refcnt = 1;	/* held as the current generation */
 	if (old != NULL) {
@@ -300,6 +377,7 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 		w.started = 1;	/* the start-up path goes on from here */
 		return;
 	}
+	audit_init(wc->conf->hostname, wc->conf->log_facility);
 	if (!w.stopping)
 		worker_listen(w.cur);
 	else
@@ -313,6 +391,7 @@ worker_maybe_exit(void)
 {
 	if (w.stopping && w.nconns == 0) {
 		log_debug("drained, exiting");
+		relay_pool_flush();
 		ps_flush_blocking(&w.parent->buf);
 		exit(0);
 	}
@@ -324,6 +403,7 @@ worker_dispatch_shutdown(struct ps_chan *c, struct ps_msg *m)
 	w.stopping = 1;
 	worker_unlisten(w.cur);
 	log_debug("stopping, %u connections to drain", w.nconns);
+	http_shutdown();
 	worker_maybe_exit();
 }
 
@@ -339,16 +419,19 @@ worker_dispatch_verbose(struct ps_chan *c, struct ps_msg *m)
 static void
 worker_dispatch_helper_chan(struct ps_chan *c, struct ps_msg *m)
 {
-	uint32_t	 n = (uint32_t)w.instance;
+	uint32_t	 n = (uint32_t)worker_instance;
 
-	if (w.helper != NULL)
+	if (w.helper != NULL) {
+		wdns_set_helper(NULL);
 		ps_chan_free(w.helper);
-	if ((w.helper = ps_chan_new(w.base, m->fd, "helper",
+	}
+	if ((w.helper = ps_chan_new(worker_base, m->fd, "helper",
 	    worker_helper_table, NITEMS(worker_helper_table),
 	    worker_helper_closed, NULL)) == NULL)
 		fatal("helper channel");
 	m->fd = -1;
 	ps_chan_compose(w.helper, IMSG_HELPER_PING, 0, -1, &n, sizeof(n));
+	wdns_set_helper(w.helper);
 }
 
 static void
@@ -356,6 +439,7 @@ worker_helper_closed(struct ps_chan *c, const char *why)
 {
 	/* The parent restarts the helper and sends a new channel. */
 	log_debug("helper channel: %s", why);
+	wdns_set_helper(NULL);
 	ps_chan_free(c);
 	if (w.helper == c)
 		w.helper = NULL;
@@ -367,15 +451,91 @@ worker_dispatch_pong(struct ps_chan *c, struct ps_msg *m)
 	log_debug("helper answers");
 }
 
-/* ---- clients ----------------------------------------------------------- */
+/* ---- limits ------------------------------------------------------------ */
 
-static const char worker_503[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: text/plain\r\n"
-    "Content-Length: 15\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "not yet routed\n";
+static struct srcent *
+src_find(const struct egd_addr *a, int create)
+{
+	unsigned int	 h = 2166136261u, i, n = a->af == AF_INET ? 4 : 16;
+	struct srcent	*e, *free_slot = NULL;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ a->addr[i]) * 16777619u;
+	for (i = 0; i < 16; i++) {
+		e = &w.src[(h + i) % SRC_SLOTS];
+		if (e->used && egd_addr_equal(&e->a, a))
+			return e;
+		if (free_slot == NULL && (!e->used ||
+		    (e->conns == 0 && e->tunnels == 0)))
+			free_slot = e;
+	}
+	if (!create || free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->used = 1;
+	free_slot->a = *a;
+	free_slot->tokens = -1;	/* full on first use */
+	return free_slot;
+}
+
+/* Take one token from a bucket of rate per second holding burst. */
+static int
+bucket_take(double *tokens, struct timeval *last, uint32_t rate,
+    uint32_t burst)
+{
+	struct timeval	now, d;
+
+	gettimeofday(&now, NULL);
+	if (*tokens < 0)
+		*tokens = burst;
+	else {
+		timersub(&now, last, &d);
+		*tokens += (d.tv_sec + d.tv_usec / 1e6) * rate;
+		if (*tokens > burst)
+			*tokens = burst;
+	}
+	*last = now;
+	if (*tokens < 1)
+		return 0;
+	*tokens -= 1;
+	return 1;
+}
+
+int
+worker_rate_limited(struct hconn *hc)
+{
+	const struct egd_limits	*l = &hc->wc->conf->limits;
+	struct srcent		*e;
+
+	if (l->rate && !bucket_take(&w.tokens, &w.last, l->rate,
+	    l->burst ? l->burst : l->rate))
+		return 1;
+	if (l->src_rate && (e = src_find(&hc->caddr, 1)) != NULL &&
+	    !bucket_take(&e->tokens, &e->last, l->src_rate,
+	    l->src_burst ? l->src_burst : l->src_rate))
+		return 1;
+	return 0;
+}
+
+int
+worker_tunnel_limited(struct hconn *hc)
+{
+	const struct egd_limits	*l = &hc->wc->conf->limits;
+	struct srcent		*e;
+
+	if (l->tunnels && w.ntunnels >= l->tunnels)
+		return 1;
+	e = src_find(&hc->caddr, 1);
+	if (l->src_tunnels && e != NULL && e->tunnels >= l->src_tunnels)
+		return 1;
+	w.ntunnels++;
+	if (e != NULL)
+		e->tunnels++;
+	hc->tunnel_counted = 1;
+	return 0;
+}
+
+/* ---- clients ----------------------------------------------------------- */
 
 static void
 worker_pause(int on)
@@ -402,67 +562,74 @@ worker_resume_cb(int fd, short ev, void *arg)
 	worker_pause(0);
 }
 
-static void
-worker_conn_close(struct wconn *cn)
+/* A client connection ended (http_close). */
+void
+worker_conn_gone(struct hconn *hc)
 {
-	TAILQ_REMOVE(&w.conns, cn, entry);
-	bufferevent_free(cn->bev);
-	wconf_unref(cn->conf);
-	free(cn);
+	struct srcent	*e;
+
+	if ((hc->src_counted || hc->tunnel_counted) &&
+	    (e = src_find(&hc->caddr, 0)) != NULL) {
+		if (hc->src_counted && e->conns > 0)
+			e->conns--;
+		if (hc->tunnel_counted && e->tunnels > 0)
+			e->tunnels--;
+	}
+	if (hc->tunnel_counted && w.ntunnels > 0)
+		w.ntunnels--;
+	wconf_unref(hc->wc);
 	w.nconns--;
-	if (w.paused && w.nconns < w.cur->g.max_conns)
+	if (w.paused && w.nconns < (unsigned)w.cur->conf->max_conns)
 		worker_pause(0);
 	worker_maybe_exit();
 }
 
+/* Refuse a connection over a limit with a one-line answer. */
 static void
-worker_conn_read(struct bufferevent *bev, void *arg)
+worker_refuse(int s, struct wlistener *l, const struct sockaddr *sa,
+    int reason)
 {
-	struct wconn		*cn = arg;
-	struct evbuffer		*in = bufferevent_get_input(bev);
-	struct evbuffer_ptr	 p;
+	static const char msg[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 34\r\n"
+	    "Connection: close\r\n\r\negressd: connection_limit: too many\n";
+	struct audit_rec	r;
+	struct egd_addr		a;
 
-	if (cn->answered) {
-		evbuffer_drain(in, evbuffer_get_length(in));
-		return;
-	}
-	p = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (p.pos == -1 && evbuffer_get_length(in) < 16384)
-		return;
-	cn->answered = 1;
-	evbuffer_drain(in, evbuffer_get_length(in));
-	bufferevent_write(bev, worker_503, sizeof(worker_503) - 1);
-}
-
-static void
-worker_conn_write(struct bufferevent *bev, void *arg)
-{
-	struct wconn	*cn = arg;
-
-	if (cn->answered)
-		worker_conn_close(cn);
-}
-
-static void
-worker_conn_event(struct bufferevent *bev, short what, void *arg)
-{
-	worker_conn_close(arg);
+	(void)write(s, msg, sizeof(msg) - 1);
+	close(s);
+	memset(&r, 0, sizeof(r));
+	egd_addr_from_sa(sa, &a, &r.client_port);
+	r.event = AEV_DENY;
+	r.decision = ADEC_DENY;
+	r.reason = reason;
+	r.id = worker_next_id();
+	r.worker = worker_instance;
+	r.client = &a;
+	r.gateway = l->gw != NULL ? l->gw->name : NULL;
+	r.status = 503;
+	r.dns_ms = r.connect_ms = r.ttfb_ms = -1;
+	audit_emit(&r);
 }
 
 static void
 worker_accept_cb(int fd, short ev, void *arg)
 {
 	struct wlistener	*l = arg;
-	struct wconn		*cn;
+	struct sockaddr_storage	 ss;
+	const struct egd_limits	*lim = &l->wc->conf->limits;
 	struct timeval		 tv;
+	struct egd_addr		 a;
+	struct srcent		*e;
+	socklen_t		 len;
 	int			 s, i;
 
 	for (i = 0; i < 64; i++) {
-		if (w.nconns >= l->conf->g.max_conns) {
+		if (w.nconns >= (unsigned)l->wc->conf->max_conns) {
 			worker_pause(1);
 			return;
 		}
-		if ((s = accept4(fd, NULL, NULL,
+		len = sizeof(ss);
+		if ((s = accept4(fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
 			if (errno == EMFILE || errno == ENFILE) {
 				/* Out of descriptors: pause a second. */
@@ -471,28 +638,32 @@ worker_accept_cb(int fd, short ev, void *arg)
 				tv.tv_sec = 1;
 				tv.tv_usec = 0;
 				if (w.resume_ev == NULL)
-					w.resume_ev = evtimer_new(w.base,
+					w.resume_ev = evtimer_new(worker_base,
 					    worker_resume_cb, NULL);
 				evtimer_add(w.resume_ev, &tv);
 			}
 			return;
 		}
-		cn = ps_xcalloc(1, sizeof(*cn));
-		if ((cn->bev = bufferevent_socket_new(w.base, s,
-		    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
-			close(s);
-			free(cn);
-			return;
+		egd_addr_from_sa((struct sockaddr *)&ss, &a, NULL);
+		e = src_find(&a, lim->src_conns != 0);
+		if ((lim->conns && w.nconns >= lim->conns) ||
+		    (lim->src_conns && (e == NULL ||
+		    e->conns >= lim->src_conns))) {
+			worker_refuse(s, l, (struct sockaddr *)&ss,
+			    AR_CONN_LIMIT);
+			continue;
 		}
-		cn->conf = l->conf;
-		cn->conf->refcnt++;
-		TAILQ_INSERT_TAIL(&w.conns, cn, entry);
+		/* Counted first: http_close() undoes it all. */
 		w.nconns++;
-		tv.tv_sec = l->conf->g.idle_timeout;
-		tv.tv_usec = 0;
-		bufferevent_set_timeouts(cn->bev, &tv, &tv);
-		bufferevent_setcb(cn->bev, worker_conn_read, worker_conn_write,
-		    worker_conn_event, cn);
-		bufferevent_enable(cn->bev, EV_READ | EV_WRITE);
+		l->wc->refcnt++;
+		if (e != NULL)
+			e->conns++;
+		if (http_accept(l, s, (struct sockaddr *)&ss, e != NULL) ==
+		    -1) {
+			w.nconns--;
+			l->wc->refcnt--;
+			if (e != NULL)
+				e->conns--;
+		}
 	}
 }

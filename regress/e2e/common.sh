@@ -20,7 +20,7 @@ cleanup() {
 		for c in $(children_of "$EGD_PID"); do kill -KILL "$c" 2>/dev/null; done
 	fi
 	[ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
-	rm -rf "$T"
+	[ "${KEEP_TMP:-0}" = 1 ] && echo "# kept $T" || rm -rf "$T"
 }
 trap cleanup EXIT
 
@@ -96,4 +96,34 @@ http_status() {	# http_status URL: prints the status code, 000 on failure
 
 status_field() {	# status_field PID FIELD: the values, space-separated
 	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"
+}
+
+# start_origin ADDR PORT: the test origin (origin.py), logging to $T/origin.log
+start_origin() {
+	python3 "$SRCDIR/regress/e2e/origin.py" "$1" "$2" "$T/origin.log" 300 &
+	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
+	wait_for 50 test -f "$T/origin.log.ready"
+}
+
+# origin_count PATTERN: requests the origin saw whose JSON line matches
+origin_count() {
+	[ -f "$T/origin.log" ] || { echo 0; return; }
+	grep -c -- "$1" "$T/origin.log"
+}
+
+# start_dns PORT ARGS...: dnsmasq on 127.0.0.1:PORT answering only from
+# ARGS (--address=/name/addr ..., --host-record=...), logging queries.
+start_dns() {
+	p=$1; shift
+	dnsmasq --keep-in-foreground --no-resolv --no-hosts --no-poll \
+	    --listen-address=127.0.0.1 --bind-interfaces --port="$p" \
+	    --user=root --group=root --pid-file="$T/dnsmasq.pid" \
+	    --log-queries --log-facility="$T/dnsmasq.log" "$@" &
+	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
+	wait_for 50 test -s "$T/dnsmasq.pid"
+}
+
+# audit_field RECORD-LINE NAME: one PARAM-VALUE of an audit record
+audit_get() {
+	python3 "$SRCDIR/regress/e2e/audit.py" "$T/egressd.log" "$@"
 }

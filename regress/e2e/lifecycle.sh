@@ -36,7 +36,7 @@ ok $([ "$ms" -lt 1000 ]; echo $?) "a killed worker is replaced within a second (
 ok $(wait_for 20 log_has "worker 0 killed by signal 9"; echo $?) "the parent logs the death with its signal"
 st=0
 for i in 1 2 3 4 5 6 7 8 9 10; do
-	[ "$(http_status "http://127.0.0.1:$PORT/")" = 503 ] || st=1
+	[ "$(http_status "http://127.0.0.1:$PORT/")" = 403 ] || st=1
 done
 ok $st "ten requests are answered after the respawn"
 
@@ -75,7 +75,7 @@ ok $(wait_for 30 refused; echo $?) "new connections are refused while draining"
 ok $(kill -0 "$EGD_PID" 2>/dev/null; echo $?) "the daemon waits for the connection in flight"
 touch "$T/go"
 wait "$SLOW"
-ok $(grep -q '^HTTP/1.1 503' "$T/slow.out"; echo $?) "the connection in flight got its answer ($(cat "$T/slow.out"))"
+ok $(grep -q '^HTTP/1.1 403' "$T/slow.out"; echo $?) "the connection in flight got its answer ($(cat "$T/slow.out"))"
 wait "$EGD_PID"
 st=$?
 ok $([ "$st" -eq 0 ]; echo $?) "the daemon exits with status 0 ($st)"

@@ -21,7 +21,7 @@ wait_for 50 test -f "$T/notify.out.bound"
 NOTIFY_SOCKET="$T/notify.sock" start_egressd "$T/egressd.conf" ||
     { fail "egressd starts"; done_testing; exit 1; }
 ok $(wait_for 30 grep -q 'READY=1' "$T/notify.out"; echo $?) "READY=1 arrives"
-ok $([ "$(http_status "http://127.0.0.1:$PORT/")" = 503 ]; echo $?) "and the listener serves when it does"
+ok $([ "$(http_status "http://127.0.0.1:$PORT/")" = 403 ]; echo $?) "and the listener serves when it does"
 kill -HUP "$EGD_PID"
 ok $(wait_for 50 log_has "reload: generation 2 in force"; echo $?) "SIGHUP reloads"
 NPID=$EGD_PID

@@ -27,7 +27,7 @@ printf 'workers 2\nbogus keyword\ngateway "x" {\n\tlisten on 127.0.0.1 port 9999
 kill -HUP "$EGD_PID"
 ok $(wait_for 50 log_has "has errors; keeping generation 1"; echo $?) "a broken file: reload refused, generation 1 kept"
 ok $(log_has "egressd.conf:2: "; echo $?) "the errors are reported with file and line"
-ok $([ "$(http_status "http://127.0.0.1:$P1/")" = 503 ]; echo $?) "the old listener still serves"
+ok $([ "$(http_status "http://127.0.0.1:$P1/")" = 403 ]; echo $?) "the old listener still serves"
 ok $([ "$(children_of "$EGD_PID" | sort | tr '\n' ' ')" = "$kids0" ]; echo $?) "no child was restarted"
 
 # --- a connection in flight across a reload ---
@@ -42,11 +42,11 @@ sleep 0.2
 conf "$P2"
 kill -HUP "$EGD_PID"
 ok $(wait_for 50 log_has "reload: generation 2 in force"; echo $?) "SIGHUP with a new port: generation 2 in force"
-ok $([ "$(http_status "http://127.0.0.1:$P2/")" = 503 ]; echo $?) "the new port serves"
+ok $([ "$(http_status "http://127.0.0.1:$P2/")" = 403 ]; echo $?) "the new port serves"
 ok $([ "$(http_status "http://127.0.0.1:$P1/")" = 000 ]; echo $?) "the dropped port refuses connections"
 touch "$T/go"
 wait "$SLOW"
-ok $(grep -q '^HTTP/1.1 503' "$T/slow.out"; echo $?) "a connection accepted before the reload still gets its answer ($(cat "$T/slow.out"))"
+ok $(grep -q '^HTTP/1.1 403' "$T/slow.out"; echo $?) "a connection accepted before the reload still gets its answer ($(cat "$T/slow.out"))"
 ok $(wait_for 30 log_has "worker [01]: wconf_unref: generation 1 released"; echo $?) \
     "the old generation is freed once its last connection ends"
 
@@ -63,8 +63,8 @@ while time.time() < end and ok + bad < 2000:
         s = socket.create_connection(("127.0.0.1", port), timeout=5)
         s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         d = s.recv(100)
-        ok += d.startswith(b"HTTP/1.1 503")
-        bad += not d.startswith(b"HTTP/1.1 503")
+        ok += d.startswith(b"HTTP/1.1 403")
+        bad += not d.startswith(b"HTTP/1.1 403")
         s.close()
     except OSError:
         bad += 1

@@ -2,7 +2,7 @@
 # unprivileged user, chrooted into the empty root, with no capability in
 # any set, no_new_privs and a seccomp filter; the parent is the only root
 # process and keeps only the capabilities it documents.  A request gets
-# the fixed 503 answer.
+# a one-line refusal (default deny).
 . "$SRCDIR/regress/e2e/common.sh"
 
 PORT=$(free_port)
@@ -70,8 +70,8 @@ ok $([ "$roots" -eq 0 ]; echo $?) "the parent is the only root process ($roots r
 
 # The plumbing end to end: a request gets the fixed answer.
 body=$(curl -s -m 5 -D "$T/hdr" "http://127.0.0.1:$PORT/")
-ok $(grep -q '^HTTP/1.1 503' "$T/hdr"; echo $?) "a request is answered 503"
-ok $([ "$body" = "not yet routed" ]; echo $?) "with the body 'not yet routed'"
+ok $(grep -q '^HTTP/1.1 403' "$T/hdr"; echo $?) "a request is answered 403 (no service registers it: default deny)"
+ok $(echo "$body" | grep -q '^egressd: ip_literal'; echo $?) "with a one-line reason ($body)"
 
 stop_egressd
 ok $([ "$EGD_STATUS" -eq 0 ]; echo $?) "SIGTERM: exit status 0 ($EGD_STATUS)"

@@ -1,0 +1,223 @@
+# The data path, end to end: a real DNS server (dnsmasq), a real origin
+# (origin.py), real clients (curl, raw sockets).  For every rule an allow
+# case and a deny case, checked from the origin's side (a denied request
+# reaches nothing) and in the audit record.
+. "$SRCDIR/regress/e2e/common.sh"
+command -v dnsmasq >/dev/null || { fail "dnsmasq is installed"; done_testing; exit 1; }
+
+P=$(free_port); OP=$(free_port); DP=$(free_port); CP=$(free_port)
+start_origin 127.0.0.1 "$OP"
+start_dns "$DP" --address=/origin.test/127.0.0.1 --address=/wild.test/127.0.0.1 \
+    --address=/guarded.test/127.0.0.1 --address=/report.test/127.0.0.1 \
+    --address=/src.test/127.0.0.1 --address=/tunnel.test/127.0.0.1 \
+    --address=/closed.test/127.0.0.1 --address=/evil.test/127.0.0.1 \
+    --address=/alias.test/127.0.0.1
+cat > "$T/egressd.conf" <<CONF
+user "$EGD_USER"
+chroot "$T/root"
+workers 2
+nameserver 127.0.0.1 port $DP
+request timeout 2
+max uri length 1024
+max header size 4096
+max headers 20
+gateway "gw" {
+	listen on 127.0.0.1 port $P http
+}
+service "origin" {
+	hosts { "origin.test", "*.wild.test" }
+	port $OP http
+	allow private
+}
+service "guarded" {
+	hosts { "guarded.test" }
+	port $OP http
+}
+service "reporting" {
+	hosts { "report.test" }
+	port $OP http
+	action report
+}
+service "fixed" {
+	hosts { "fixed.test" }
+	port $OP http
+	resolution static
+	endpoint 127.0.0.1
+	allow private
+}
+service "only-src" {
+	hosts { "src.test" }
+	port $OP http
+	allow private
+	from { 10.99.0.0/16 }
+}
+service "literal" {
+	hosts { "127.0.0.1" }
+	port $OP http
+	allow private
+}
+service "tunnel" {
+	hosts { "tunnel.test" }
+	port $OP tcp
+	allow private
+}
+service "closed" {
+	hosts { "closed.test" }
+	port $CP http
+	allow private
+}
+route "aliases" {
+	gateway "gw"
+	match authority "alias.test" {
+		forward to "origin.test" port $OP
+		rewrite authority "origin.test"
+	}
+	match authority "origin.test" path prefix "/old/" {
+		forward to "origin.test" port $OP
+		rewrite path prefix "/new/"
+	}
+	match authority "origin.test" path "/ws" {
+		websocket
+	}
+	match authority "origin.test" path "/slow" {
+		timeout 1
+	}
+}
+CONF
+start_egressd "$T/egressd.conf" || { fail "egressd starts"; done_testing; exit 1; }
+GW="http://127.0.0.1:$P"
+X="-x $GW"
+req() { curl -s -m 10 -o "$T/body" -w '%{http_code}' "$@"; }
+audit_last() { audit_get last "$@"; }
+seen() { origin_count "$1"; }
+
+# --- request forms ---
+ok $([ "$(req $X "http://origin.test:$OP/small")" = 200 ] && [ "$(cat "$T/body")" = hello ]; echo $?) \
+    "absolute-form to a registered service: 200 with the origin's body"
+ok $([ "$(audit_last decision _msgid=REQUEST service=origin path=/small)" = allow ]; echo $?) \
+    "audit: REQUEST, decision allow, service origin"
+ok $([ "$(audit_last status _msgid=REQUEST service=origin path=/small)" = 200 ]; echo $?) "audit: status 200"
+ok $([ "$(req -H "Host: origin.test:$OP" "$GW/small")" = 200 ]; echo $?) "origin-form with Host: 200"
+ok $([ "$(req -p $X "http://tunnel.test:$OP/small")" = 200 ] && [ "$(cat "$T/body")" = hello ]; echo $?) \
+    "CONNECT to a registered host and port: tunnel works"
+ok $(wait_for 30 sh -c "[ \$(python3 $SRCDIR/regress/e2e/audit.py $T/egressd.log count _msgid=TUNNEL authority=tunnel.test) -ge 1 ]"; echo $?) \
+    "audit: a TUNNEL record when the tunnel ends"
+
+# --- default deny ---
+n0=$(seen evil.test)
+ok $([ "$(req $X "http://evil.test:$OP/small")" = 403 ]; echo $?) "unregistered host: 403"
+ok $(grep -q 'no_service' "$T/body"; echo $?) "with a one-line reason ($(cat "$T/body"))"
+ok $([ "$(seen evil.test)" = "$n0" ]; echo $?) "and nothing reached the origin"
+ok $(grep -q 'evil.test' "$T/dnsmasq.log"; [ $? -ne 0 ]; echo $?) "nor the DNS server"
+ok $([ "$(audit_last reason _msgid=DENY authority=evil.test)" = no_service ]; echo $?) "audit: DENY, reason no_service"
+ok $([ "$(req $X "http://origin.test:$CP/small")" = 403 ]; echo $?) "registered host on an unregistered port: 403"
+ok $([ "$(req -p $X "http://evil.test:$OP/small")" = 403 ] || [ "$(req -p $X "http://evil.test:$OP/small")" = 000 ]; echo $?) \
+    "CONNECT to an unregistered host: refused"
+ok $([ "$(audit_last reason _msgid=DENY method=CONNECT authority=evil.test)" = no_service ]; echo $?) "audit: CONNECT denial"
+
+# --- wildcards ---
+ok $([ "$(req $X "http://a.wild.test:$OP/small")" = 200 ]; echo $?) "wildcard service: a.wild.test allowed"
+ok $([ "$(req $X "http://b.c.wild.test:$OP/small")" = 200 ]; echo $?) "wildcard service: b.c.wild.test allowed"
+ok $([ "$(req $X "http://wild.test:$OP/small")" = 403 ]; echo $?) "wildcard service: the apex wild.test is not"
+ok $([ "$(seen '"host": "b.c.wild.test')" -ge 1 ]; echo $?) "the requested name itself was resolved and asked for"
+
+# --- private-address guard, report mode, static, literals, sources ---
+ok $([ "$(req $X "http://guarded.test:$OP/small")" = 403 ]; echo $?) "name resolving to loopback: 403"
+ok $([ "$(audit_last reason authority=guarded.test)" = private_address ]; echo $?) "audit: private_address"
+ok $([ "$(seen guarded.test)" = 0 ]; echo $?) "nothing reached the origin"
+ok $([ "$(req $X "http://report.test:$OP/small")" = 200 ]; echo $?) "report-only service: passes"
+ok $([ "$(audit_last decision authority=report.test)" = report ] &&
+    [ "$(audit_last would authority=report.test)" = private_address ]; echo $?) \
+    "audit: decision report, would private_address"
+ok $([ "$(req $X "http://fixed.test:$OP/small")" = 200 ]; echo $?) "static endpoints: 200"
+ok $(grep -q 'fixed.test' "$T/dnsmasq.log"; [ $? -ne 0 ]; echo $?) "without asking DNS"
+ok $([ "$(req $X "http://127.0.0.1:$OP/small")" = 200 ]; echo $?) "an address literal a service lists: 200"
+ok $([ "$(req $X "http://127.0.0.2:$OP/small")" = 403 ] &&
+    [ "$(audit_last reason authority=127.0.0.2)" = ip_literal ]; echo $?) "one no service lists: 403 ip_literal"
+ok $([ "$(req $X "http://src.test:$OP/small")" = 403 ] &&
+    [ "$(audit_last reason authority=src.test)" = source_denied ]; echo $?) "a service limited to other sources: 403 source_denied"
+
+# --- normalisation ---
+ok $([ "$(req $X "http://ORIGIN.Test.:$OP/small")" = 200 ]; echo $?) "case and one trailing dot are normalised"
+ok $([ "$(req -H "Host: user@origin.test:$OP" "$GW/small")" = 400 ]; echo $?) "userinfo: 400"
+ok $([ "$(req -H "Host: or%69gin.test:$OP" "$GW/small")" = 400 ]; echo $?) "percent-encoding: 400"
+ok $([ "$(req -H "Host: origin..test:$OP" "$GW/small")" = 400 ]; echo $?) "empty label: 400"
+ok $([ "$(req -H "Host: origin.test:99999" "$GW/small")" = 400 ]; echo $?) "malformed port: 400"
+ok $([ "$(req $X -H "Host: other.test:$OP" "http://origin.test:$OP/small")" = 400 ]; echo $?) \
+    "absolute-form with a disagreeing Host: 400"
+
+# --- routes ---
+ok $([ "$(req -H "Host: alias.test" "$GW/headers")" = 200 ] && grep -q "^Host: origin.test:$OP" "$T/body"; echo $?) \
+    "a route forwards alias.test to origin.test and rewrites the authority"
+ok $([ "$(audit_last route authority=alias.test)" = aliases ]; echo $?) "audit: the route's name"
+ok $([ "$(req $X "http://origin.test:$OP/old/thing?q=1")" = 404 ] && [ "$(seen '"target": "/new/thing?q=1"')" -ge 1 ]; echo $?) \
+    "a path prefix is rewritten (/old/ -> /new/)"
+ok $([ "$(req $X "http://origin.test:$OP/slow?ms=3000")" = 504 ]; echo $?) "a route's timeout: 504"
+ok $([ "$(audit_last reason path=/slow?ms=3000)" = upstream_timeout ]; echo $?) "audit: upstream_timeout"
+
+# --- upstream errors ---
+ok $([ "$(req $X "http://closed.test:$CP/small")" = 502 ] &&
+    [ "$(audit_last reason authority=closed.test)" = upstream_refused ]; echo $?) "connect refused: 502 upstream_refused"
+ok $([ "$(req $X "http://nx.wild.test.invalid:$OP/small")" = 403 ]; echo $?) "(a name under no service stays 403)"
+
+# --- HTTP/1.1 semantics ---
+req $X -H 'Connection: X-Secret, keep-alive' -H 'X-Secret: 1' -H 'Keep-Alive: 5' \
+    -H 'Proxy-Authorization: Basic Zm9vOmJhcg==' -H 'TE: trailers' -H 'X-Kept: yes' \
+    "http://origin.test:$OP/headers" >/dev/null
+ok $(grep -qi -e '^x-secret' -e '^keep-alive' -e '^proxy-authorization' -e '^te:' -e '^proxy-connection' "$T/body"; [ $? -ne 0 ]; echo $?) \
+    "hop-by-hop headers and those Connection names are removed"
+ok $(grep -q '^X-Kept: yes' "$T/body" && grep -q '^Via: 1.1 egressd' "$T/body"; echo $?) "end-to-end headers kept, Via added"
+head -c 100000 /dev/urandom > "$T/upload"
+ok $([ "$(req $X -H 'Transfer-Encoding: chunked' --data-binary @"$T/upload" "http://origin.test:$OP/echo")" = 200 ] &&
+    cmp -s "$T/body" "$T/upload"; echo $?) "a chunked request body arrives whole (100 kB)"
+ok $([ "$(req $X --data-binary @"$T/upload" -H 'Expect: 100-continue' "http://origin.test:$OP/echo")" = 200 ] &&
+    cmp -s "$T/body" "$T/upload"; echo $?) "Expect: 100-continue with a body"
+ok $([ "$(req $X "http://origin.test:$OP/chunked")" = 200 ] && [ "$(cat "$T/body")" = chunk1chunk2 ]; echo $?) "a chunked response"
+ok $([ "$(req -0 $X "http://origin.test:$OP/chunked")" = 200 ] && [ "$(cat "$T/body")" = chunk1chunk2 ]; echo $?) "a chunked response to an HTTP/1.0 client"
+ok $([ "$(req $X "http://origin.test:$OP/close")" = 200 ] && [ "$(cat "$T/body")" = until-close ]; echo $?) "a body delimited by close"
+ok $([ "$(req -I $X "http://origin.test:$OP/small")" = 200 ]; echo $?) "HEAD"
+ok $([ "$(req $X "http://origin.test:$OP/status/204")" = 204 ] && [ "$(req $X "http://origin.test:$OP/status/304")" = 304 ]; echo $?) "204 and 304 without bodies"
+n=$(curl -s -m 10 -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects} ' $X "http://origin.test:$OP/small" "http://origin.test:$OP/small" "http://origin.test:$OP/small")
+ok $([ "$n" = "1 0 0 " ]; echo $?) "keep-alive: three requests on one client connection ($n)"
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 2 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n\r\nGET /chunked HTTP/1.1\r\nHost: origin.test:$OP\r\nConnection: close\r\n\r\n")
+ok $(echo "$out" | tr -d '\r' | tr '\n' ' ' | grep -q 'hello .*HTTP/1.1 200.*chunk1'; echo $?) "pipelined requests are answered in order"
+
+# --- limits ---
+long=$(head -c 2000 /dev/zero | tr '\0' a)
+ok $([ "$(req $X "http://origin.test:$OP/$long")" = 414 ]; echo $?) "a request-target over max uri length: 414"
+big=$(head -c 5000 /dev/zero | tr '\0' b)
+ok $([ "$(req $X -H "X-Big: $big" "http://origin.test:$OP/small")" = 431 ]; echo $?) "a head over max header size: 431"
+hs=""; for i in $(seq 1 25); do hs="$hs -H X-H$i:$i"; done
+ok $([ "$(req $X $hs "http://origin.test:$OP/small")" = 431 ]; echo $?) "more than max headers: 431"
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 5 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n")
+ok $(echo "$out" | grep -q '^HTTP/1.1 408'; echo $?) "a request head not finished in time: 408"
+
+# --- framing attacks: refused, and no second request reaches the origin ---
+smuggle() {	# smuggle NAME RAW
+	before=$(seen '/smuggled')
+	out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 2 "$2")
+	ok $(echo "$out" | grep -q '^HTTP/1.1 400'; echo $?) "$1: 400"
+	ok $([ "$(seen '/smuggled')" = "$before" ]; echo $?) "$1: no smuggled request reached the origin"
+}
+H="Host: origin.test:$OP"
+smuggle "CL and TE together" "POST /echo HTTP/1.1\r\n$H\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n$H\r\n\r\n"
+smuggle "duplicate Content-Length" "POST /echo HTTP/1.1\r\n$H\r\nContent-Length: 3\r\nContent-Length: 40\r\n\r\nabcGET /smuggled HTTP/1.1\r\n$H\r\n\r\n"
+smuggle "bad chunk size" "POST /echo HTTP/1.1\r\n$H\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nGET /smuggled HTTP/1.1\r\n$H\r\n\r\n"
+smuggle "bare LF" "GET /small HTTP/1.1\n$H\n\nGET /smuggled HTTP/1.1\n$H\n\n"
+smuggle "bare CR" "GET /small HTTP/1.1\r\n$H\rX: y\r\n\r\nGET /smuggled HTTP/1.1\r\n$H\r\n\r\n"
+smuggle "obs-fold" "GET /small HTTP/1.1\r\n$H\r\nX-A: a\r\n b\r\n\r\nGET /smuggled HTTP/1.1\r\n$H\r\n\r\n"
+smuggle "TE other than chunked" "POST /echo HTTP/1.1\r\n$H\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n$H\r\n\r\n"
+
+# --- websocket ---
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 2 "GET /ws HTTP/1.1\r\n$H\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x\r\n\r\nping-through-tunnel")
+ok $(echo "$out" | grep -q '^HTTP/1.1 101' && echo "$out" | grep -q 'ping-through-tunnel'; echo $?) \
+    "Upgrade: websocket on a route that allows it: 101, then bytes both ways"
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 2 "GET /small HTTP/1.1\r\n$H\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+ok $(echo "$out" | grep -q '^HTTP/1.1 403'; echo $?) "websocket where no route allows it: 403"
+
+# the audit trail parsed whole (a malformed record fails this)
+ok $(audit_get dump > "$T/audit.json"; echo $?) "every audit record parses ($(wc -l < "$T/audit.json") records)"
+
+stop_egressd
+ok $([ "$EGD_STATUS" -eq 0 ]; echo $?) "stops with status 0"
+done_testing

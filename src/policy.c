@@ -1,0 +1,244 @@
+/*
+ * Policy and routing, run in the workers on a configuration generation:
+ * which route a request takes and whether a registered service lets its
+ * destination out.  Pure functions of the request and the configuration;
+ * the caller does resolution, the private-address guard and limits.
+ *
+ * Order: the gateway's hosts, then the first route (in file order, bound
+ * to this gateway) whose match conditions hold, with its source rule;
+ * then the service that registers the destination host and port, with
+ * its source rule.  Default deny: no service, no way out.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <string.h>
+
+#include "audit.h"
+#include "policy.h"
+
+const struct gateway *
+policy_gateway(const struct egressd_conf *conf, uint32_t id)
+{
+	const struct gateway	*gw;
+
+	TAILQ_FOREACH(gw, &conf->gateways, entry)
+		if (gw->id == id)
+			return gw;
+	return NULL;
+}
+
+static int
+cidrs_match(const struct egd_cidr *c, int n, const struct egd_addr *a)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		if (egd_cidr_match(&c[i], a))
+			return 1;
+	return 0;
+}
+
+static int
+route_on_gateway(const struct route *r, uint32_t gw)
+{
+	int	i;
+
+	if (r->ngateways == 0)
+		return 1;
+	for (i = 0; i < r->ngateways; i++)
+		if (r->gateways[i] == gw)
+			return 1;
+	return 0;
+}
+
+static int
+match_holds(const struct route_match *m, const struct policy_req *q)
+{
+	const char	*v;
+	size_t		 vlen, plen;
+	int		 i;
+
+	if (m->authority[0] != '\0' && !host_match(m->authority, q->host))
+		return 0;
+	if (m->port != 0 && m->port != q->port)
+		return 0;
+	if (m->method[0] != '\0' && strcmp(m->method, q->method) != 0)
+		return 0;
+	if (m->pathtype != PATH_ANY) {
+		if (q->connect)
+			return 0;
+		/* The path without its query. */
+		for (plen = 0; plen < q->pathlen && q->path[plen] != '?';
+		    plen++)
+			;
+		if (m->pathtype == PATH_EXACT && (strlen(m->path) != plen ||
+		    memcmp(m->path, q->path, plen) != 0))
+			return 0;
+		if (m->pathtype == PATH_PREFIX && (strlen(m->path) > plen ||
+		    memcmp(m->path, q->path, strlen(m->path)) != 0))
+			return 0;
+	}
+	for (i = 0; i < m->nheaders; i++) {
+		if (q->header == NULL ||
+		    (v = q->header(q->harg, m->headers[i].name, &vlen)) == NULL)
+			return 0;
+		if (m->headers[i].has_value &&
+		    (strlen(m->headers[i].value) != vlen ||
+		    memcmp(m->headers[i].value, v, vlen) != 0))
+			return 0;
+	}
+	return 1;
+}
+
+/* A weighted pick; rnd is any 32-bit random number. */
+static const struct route_dest *
+pick_dest(const struct route_match *m, uint32_t rnd)
+{
+	uint32_t	total = 0, at;
+	int		i;
+
+	for (i = 0; i < m->ndests; i++)
+		total += m->dests[i].weight;
+	if (total == 0)
+		return &m->dests[0];
+	at = rnd % total;
+	for (i = 0; i < m->ndests; i++) {
+		if (at < m->dests[i].weight)
+			return &m->dests[i];
+		at -= m->dests[i].weight;
+	}
+	return &m->dests[m->ndests - 1];
+}
+
+static int
+service_has_host(const struct service *s, const char *host, int literal)
+{
+	const struct hostname	*h;
+
+	TAILQ_FOREACH(h, &s->hosts, entry) {
+		if (literal ? strcmp(h->name, host) == 0 :
+		    host_match(h->name, host))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The service that lets host:port out, or NULL.  A plain HTTP request
+ * needs a port of protocol http or https (https: TLS is originated); a
+ * tunnel may go to a port of any protocol.  *hostonly tells whether some
+ * service knows the host but not on that port.
+ */
+const struct service *
+policy_service(const struct egressd_conf *conf, const char *host,
+    uint16_t port, int literal, int tunnel, const struct svc_port **sp,
+    int *hostonly)
+{
+	const struct service	*s;
+	int			 i;
+
+	*hostonly = 0;
+	TAILQ_FOREACH(s, &conf->services, entry) {
+		if (!service_has_host(s, host, literal))
+			continue;
+		for (i = 0; i < s->nports; i++) {
+			if (s->ports[i].port != port)
+				continue;
+			if (!tunnel && s->ports[i].proto != SPROTO_HTTP &&
+			    s->ports[i].proto != SPROTO_HTTPS)
+				continue;
+			*sp = &s->ports[i];
+			return s;
+		}
+		*hostonly = 1;
+	}
+	return NULL;
+}
+
+static int
+policy_fail(struct policy_dec *d, const struct service *s, int reason)
+{
+	/* A report-only service lets it pass and says what would happen. */
+	if (s != NULL && s->action == ACT_REPORT && d->report == AR_NONE) {
+		d->report = reason;
+		return 0;
+	}
+	d->reason = reason;
+	return -1;
+}
+
+int
+policy_decide(const struct egressd_conf *conf, const struct policy_req *q,
+    struct policy_dec *d, uint32_t rnd)
+{
+	const struct gateway	*gw;
+	const struct hostname	*h;
+	const struct route	*r;
+	const struct route_match *m = NULL;
+	const struct route_dest	*dest;
+	int			 hostonly, literal = q->literal, found;
+
+	memset(d, 0, sizeof(d[0]));
+	strlcpy(d->host, q->host, sizeof(d->host));
+	d->port = q->port;
+	d->authority = q->host;
+
+	if ((gw = policy_gateway(conf, q->gateway)) != NULL &&
+	    !TAILQ_EMPTY(&gw->hosts)) {
+		found = 0;
+		TAILQ_FOREACH(h, &gw->hosts, entry)
+			if (host_match(h->name, q->host))
+				found = 1;
+		if (!found)
+			return policy_fail(d, NULL, AR_GATEWAY_HOST);
+	}
+
+	TAILQ_FOREACH(r, &conf->routes, entry) {
+		if (!route_on_gateway(r, q->gateway))
+			continue;
+		TAILQ_FOREACH(m, &r->matches, entry)
+			if (match_holds(m, q))
+				break;
+		if (m != NULL)
+			break;
+	}
+	if (r != NULL && m != NULL) {
+		d->route = r;
+		d->match = m;
+		if (r->nfrom > 0 && !cidrs_match(r->from, r->nfrom, q->src))
+			return policy_fail(d, NULL, AR_SOURCE_DENIED);
+		if (m->rewrite_authority[0] != '\0') {
+			d->authority = m->rewrite_authority;
+			strlcpy(d->host, m->rewrite_authority, sizeof(d->host));
+			literal = 0;
+		}
+		if (m->ndests > 0) {
+			dest = pick_dest(m, rnd);
+			strlcpy(d->host, dest->host, sizeof(d->host));
+			if (dest->port != 0)
+				d->port = dest->port;
+			literal = 0;
+		}
+		d->websocket = m->websocket;
+		d->timeout = m->timeout;
+		d->retries = m->retries;
+	}
+	/* A route may name a literal; the service decides as for a name. */
+	if (!literal) {
+		struct egd_addr	a;
+
+		literal = egd_addr_parse(d->host, &a) == 0;
+	}
+	d->literal = literal;
+
+	if ((d->svc = policy_service(conf, d->host, d->port, literal,
+	    q->connect, &d->sport, &hostonly)) == NULL)
+		return policy_fail(d, NULL, literal && !hostonly ?
+		    AR_IP_LITERAL : AR_NO_SERVICE);
+	if (d->svc->nfrom > 0 &&
+	    !cidrs_match(d->svc->from, d->svc->nfrom, q->src))
+		return policy_fail(d, d->svc, AR_SOURCE_DENIED);
+	return 0;
+}

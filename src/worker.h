@@ -1,0 +1,182 @@
+/*
+ * The worker's own declarations: configuration generations, listeners,
+ * client connections, upstream connections.  Used by worker.c (process,
+ * generations, accept), worker_http.c (clients, requests, responses) and
+ * worker_relay.c (upstreams, pool, tunnels).
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <sys/queue.h>
+#include <sys/time.h>
+
+#include <llhttp.h>
+
+#include "egressd.h"
+#include "audit.h"
+#include "policy.h"
+
+struct event_base;
+struct bufferevent;
+struct evbuffer;
+struct event;
+
+/* A configuration generation as the worker holds it. */
+struct wconf {
+	uint32_t		 gen;
+	int			 refcnt;	/* connections, +1 if current */
+	struct egressd_conf	*conf;
+	TAILQ_HEAD(, wlistener)	 listeners;
+	uint32_t		*rr;		/* round robin, per service id */
+	uint32_t		 nrr;
+};
+
+struct wlistener {
+	TAILQ_ENTRY(wlistener)	 entry;
+	struct msg_listener	 m;
+	int			 fd;
+	struct event		*ev;
+	struct wconf		*wc;
+	const struct gateway	*gw;
+};
+
+/* One parsed header line, as offsets into its head's arena. */
+struct hfield {
+	uint32_t		 noff, nlen, voff, vlen;
+};
+
+/* A request or response head: the text in an arena, fields indexed. */
+struct hhead {
+	char			*buf;
+	uint32_t		 len, size;
+	struct hfield		*f;
+	int			 nf, maxf;
+	uint32_t		 urloff, urllen;	/* or status text */
+	int			 invalue;	/* last callback was a value */
+	int			 over;		/* a limit was hit: which */
+	const char		*bstart;	/* the buffer being parsed */
+	char			 prevlast;	/* last byte of the one before */
+};
+
+enum hstate {
+	HS_HEAD = 0,		/* reading a request head */
+	HS_DECIDE,		/* resolving, connecting */
+	HS_FORWARD,		/* request going up, response coming back */
+	HS_TUNNEL,		/* bytes both ways */
+	HS_CLOSING,		/* last bytes to the client, then close */
+};
+
+struct upstream;
+
+struct hconn {
+	TAILQ_ENTRY(hconn)	 entry;
+	uint64_t		 id;		/* of the current request */
+	struct wconf		*wc;
+	struct wlistener	*wl;
+	struct bufferevent	*bev;
+	struct egd_addr		 caddr;
+	uint16_t		 cport;
+	int			 state;
+	llhttp_t		 parser;
+	struct hhead		 req;
+	int			 paused;	/* parser stopped by us */
+	int			 upgrade;	/* CONNECT or Upgrade */
+	int			 keepalive;	/* client allows another */
+	int			 minor;		/* client's HTTP/1.x */
+	int			 head_method;	/* HEAD: no response body */
+	int			 chunked_in;	/* request body chunked */
+	int			 has_body;
+	int			 req_done;	/* request fully read */
+	int			 resp_done;
+	int			 resp_started;	/* head sent to the client */
+	int			 resp_chunked;	/* we chunk towards the client */
+	int			 resp_close;	/* close after this response */
+	int			 expect;	/* Expect: 100-continue */
+	struct event		*timer;		/* request head timeout */
+	struct policy_dec	 dec;
+	char			 host[EGD_HOST_MAX];	/* as asked */
+	uint16_t		 port;
+	char			 method[24];
+	const char		*scheme;
+	const char		*path;		/* into req.buf */
+	size_t			 pathlen;
+	struct egd_addr		 addrs[EGD_DNS_MAXADDR];
+	int			 naddrs, addri, tries;
+	uint32_t		 dnsid;
+	int			 dns_cached;
+	int			 report;	/* would-deny reason, allowed */
+	struct upstream		*up;
+	struct timeval		 t_start, t_dns, t_conn, t_first;
+	int			 dns_ms, connect_ms, ttfb_ms;
+	uint64_t		 bytes_in, bytes_out;
+	int			 status;
+	int			 src_counted;	/* in the per-source table */
+	int			 tunnel_counted;
+	int			 audited;	/* record written */
+	int			 nopool;	/* a fresh upstream only */
+	int			 tunnel_eof[2];	/* client, upstream closed */
+	struct timeval		 t_active;	/* tunnel's last bytes */
+};
+
+struct upstream {
+	TAILQ_ENTRY(upstream)	 entry;		/* in the pool when idle */
+	struct bufferevent	*bev;
+	struct hconn		*hc;		/* NULL when idle */
+	struct egd_addr		 addr;
+	uint16_t		 port;
+	llhttp_t		 parser;
+	struct hhead		 resp;
+	int			 connected;
+	int			 reused;
+	int			 chunked;	/* response body chunked */
+	int			 nobody;
+	int			 upgrade;	/* 101 */
+	int			 keepalive;
+	int			 status;
+	int			 done;		/* response complete */
+	int			 gotbytes;	/* any response byte yet */
+};
+
+/* worker.c */
+extern struct event_base	*worker_base;
+extern int			 worker_instance;
+void		 worker_conn_gone(struct hconn *);
+uint32_t	 worker_random(void);
+uint64_t	 worker_next_id(void);
+int		 worker_rate_limited(struct hconn *);
+int		 worker_tunnel_limited(struct hconn *);
+
+/* worker_http.c */
+void		 http_init(void);
+int		 http_accept(struct wlistener *, int, const struct sockaddr *,
+		    int);
+void		 http_shutdown(void);
+void		 http_upstream_connected(struct hconn *);
+void		 http_upstream_failed(struct hconn *, int, int);
+void		 http_response_head(struct hconn *);
+void		 http_response_body(struct hconn *, const char *, size_t);
+void		 http_response_done(struct hconn *);
+void		 http_request_more(struct hconn *);
+void		 http_close(struct hconn *, int);
+void		 http_dns_cb(void *, int, const struct egd_addr *, int,
+		    uint32_t, int);
+void		 http_resolved(struct hconn *);
+int		 hhead_alloc(struct hhead *, uint32_t, int);
+int		 hhead_add(struct hhead *, int, const char *, size_t);
+int		 hhead_folded(const struct hhead *, const char *);
+void		 hhead_copy_fields(const struct hhead *, struct evbuffer *);
+void		 hhead_reset(struct hhead *);
+void		 hhead_free(struct hhead *);
+const char	*hhead_get(const struct hhead *, const char *, size_t *);
+
+/* worker_relay.c */
+void		 relay_init(void);
+void		 relay_connect(struct hconn *);
+void		 relay_release(struct hconn *, int);
+void		 relay_tunnel(struct hconn *);
+void		 relay_tunnel_eof(struct hconn *, int);
+void		 relay_tunnel_timeout(struct hconn *, int, short);
+void		 relay_resume(struct hconn *);
+void		 relay_pool_flush(void);
+
+#endif /* WORKER_H */

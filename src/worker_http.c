@@ -1,0 +1,1233 @@
+/*
+ * HTTP on the client side, run in the workers: parsing requests with
+ * llhttp (strict), deciding with policy.c, and writing responses.  All
+ * three request forms are accepted on an http listener: origin-form with
+ * Host, absolute-form (the client uses us as its proxy) and CONNECT.
+ *
+ * Framing is never passed through: a request or response body is
+ * re-framed from what the parser saw (Content-Length kept, chunked
+ * re-chunked, trailers dropped), so what reaches the other side is
+ * exactly one message per message parsed.  Hop-by-hop headers go, a Via
+ * comes.  Requests are handled one at a time per connection (pipelined
+ * ones wait, unparsed, in the input buffer).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "worker.h"
+
+#define HIGH_WATER	(256 * 1024)	/* stop reading the other side */
+#define LOW_WATER	(64 * 1024)
+
+/* Our own reasons to stop the request parser. */
+#define HCB_HEADERS	1
+#define HCB_DONE	2
+
+static llhttp_settings_t	 req_settings;
+static TAILQ_HEAD(, hconn)	 hconns = TAILQ_HEAD_INITIALIZER(hconns);
+
+static void	 http_read_cb(struct bufferevent *, void *);
+static void	 http_write_cb(struct bufferevent *, void *);
+static void	 http_event_cb(struct bufferevent *, short, void *);
+static void	 http_timer_cb(int, short, void *);
+static void	 http_feed(struct hconn *);
+static void	 http_decide(struct hconn *);
+static void	 http_deny(struct hconn *, int, int, const char *);
+static void	 http_request_end(struct hconn *);
+static void	 http_audit(struct hconn *, int, int);
+
+/* ---- heads ------------------------------------------------------------- */
+
+void
+hhead_reset(struct hhead *h)
+{
+	h->len = 0;
+	h->nf = 0;
+	h->urloff = h->urllen = 0;
+	h->invalue = 0;
+	h->over = 0;
+}
+
+void
+hhead_free(struct hhead *h)
+{
+	free(h->buf);
+	free(h->f);
+	memset(h, 0, sizeof(*h));
+}
+
+int
+hhead_alloc(struct hhead *h, uint32_t size, int maxf)
+{
+	if (h->buf != NULL)
+		return 0;
+	if ((h->buf = malloc(size)) == NULL ||
+	    (h->f = calloc((size_t)maxf, sizeof(*h->f))) == NULL) {
+		hhead_free(h);
+		return -1;
+	}
+	h->size = size;
+	h->maxf = maxf;
+	hhead_reset(h);
+	return 0;
+}
+
+/* what: 0 url/status, 1 field name, 2 field value.  -1: over a limit. */
+int
+hhead_add(struct hhead *h, int what, const char *at, size_t len)
+{
+	struct hfield	*f;
+
+	if (len > h->size - h->len) {
+		h->over = AR_HEADER_TOO_LARGE;
+		return -1;
+	}
+	if (what == 1 && (h->nf == 0 || h->invalue)) {
+		if (h->nf == h->maxf) {
+			h->over = AR_HEADER_TOO_LARGE;
+			return -1;
+		}
+		f = &h->f[h->nf++];
+		f->noff = h->len;
+		f->nlen = 0;
+		f->voff = f->vlen = 0;
+		h->invalue = 0;
+	}
+	memcpy(h->buf + h->len, at, len);
+	if (what == 0) {
+		if (h->urllen == 0)
+			h->urloff = h->len;
+		h->urllen += (uint32_t)len;
+	} else if (what == 1)
+		h->f[h->nf - 1].nlen += (uint32_t)len;
+	else {
+		f = &h->f[h->nf - 1];
+		if (!h->invalue) {
+			f->voff = h->len;
+			h->invalue = 1;
+		}
+		f->vlen += (uint32_t)len;
+	}
+	h->len += (uint32_t)len;
+	return 0;
+}
+
+/*
+ * obs-fold: llhttp (8.x, strict) hands a folded line to on_header_value
+ * as more of the value.  A value never follows a line feed otherwise.
+ */
+int
+hhead_folded(const struct hhead *h, const char *at)
+{
+	char	prev = at > h->bstart ? at[-1] : h->prevlast;
+
+	return prev == '\n';
+}
+
+static int
+hf_is(const struct hhead *h, const struct hfield *f, const char *name)
+{
+	size_t	n = strlen(name);
+
+	return f->nlen == n && strncasecmp(h->buf + f->noff, name, n) == 0;
+}
+
+/* The value of the first field called name, or NULL. */
+const char *
+hhead_get(const struct hhead *h, const char *name, size_t *len)
+{
+	int	i;
+
+	for (i = 0; i < h->nf; i++)
+		if (hf_is(h, &h->f[i], name)) {
+			*len = h->f[i].vlen;
+			return h->buf + h->f[i].voff;
+		}
+	return NULL;
+}
+
+static int
+hhead_count(const struct hhead *h, const char *name)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < h->nf; i++)
+		if (hf_is(h, &h->f[i], name))
+			n++;
+	return n;
+}
+
+/* Does a comma-separated field (all of its lines) hold token? */
+static int
+hhead_has_token(const struct hhead *h, const char *name, const char *token)
+{
+	const char	*v, *e, *t;
+	size_t		 tl = strlen(token), n;
+	int		 i;
+
+	for (i = 0; i < h->nf; i++) {
+		if (!hf_is(h, &h->f[i], name))
+			continue;
+		v = h->buf + h->f[i].voff;
+		e = v + h->f[i].vlen;
+		while (v < e) {
+			while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+				v++;
+			for (t = v; t < e && *t != ','; t++)
+				;
+			n = (size_t)(t - v);
+			while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+				n--;
+			if (n == tl && strncasecmp(v, token, tl) == 0)
+				return 1;
+			v = t;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Hop-by-hop: never forwarded.  Also every field the Connection header
+ * names, and the framing fields, which we write ourselves.
+ */
+static const char *const hop_fields[] = {
+	"connection", "keep-alive", "proxy-connection", "te", "trailer",
+	"upgrade", "proxy-authorization", "proxy-authenticate",
+	"transfer-encoding", "content-length", "host",
+};
+
+static int
+hf_hop(const struct hhead *h, const struct hfield *f)
+{
+	size_t	i;
+	char	name[64];
+
+	for (i = 0; i < sizeof(hop_fields) / sizeof(hop_fields[0]); i++)
+		if (hf_is(h, f, hop_fields[i]))
+			return 1;
+	if (f->nlen >= sizeof(name))
+		return 0;
+	memcpy(name, h->buf + f->noff, f->nlen);
+	name[f->nlen] = '\0';
+	return hhead_has_token(h, "connection", name);
+}
+
+/* Copy the end-to-end fields of h to out. */
+void
+hhead_copy_fields(const struct hhead *h, struct evbuffer *out)
+{
+	const struct hfield	*f;
+	int			 i;
+
+	for (i = 0; i < h->nf; i++) {
+		f = &h->f[i];
+		if (hf_hop(h, f))
+			continue;
+		evbuffer_add(out, h->buf + f->noff, f->nlen);
+		evbuffer_add(out, ": ", 2);
+		evbuffer_add(out, h->buf + f->voff, f->vlen);
+		evbuffer_add(out, "\r\n", 2);
+	}
+}
+
+/* ---- the request parser's callbacks ----------------------------------- */
+
+static int
+req_on_begin(llhttp_t *p)
+{
+	struct hconn	*hc = p->data;
+
+	hhead_reset(&hc->req);
+	return 0;
+}
+
+static int
+req_on_url(llhttp_t *p, const char *at, size_t len)
+{
+	struct hconn	*hc = p->data;
+
+	if (hc->req.urllen + len > (size_t)hc->wc->conf->max_uri) {
+		hc->req.over = AR_URI_TOO_LONG;
+		return HPE_USER;
+	}
+	return hhead_add(&hc->req, 0, at, len) == 0 ? 0 : HPE_USER;
+}
+
+static int
+req_on_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct hconn	*hc = p->data;
+
+	return hhead_add(&hc->req, 1, at, len) == 0 ? 0 : HPE_USER;
+}
+
+static int
+req_on_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct hconn	*hc = p->data;
+
+	/* A value after its line ended is obs-fold: refused. */
+	if (hc->req.invalue == 2 || hhead_folded(&hc->req, at)) {
+		llhttp_set_error_reason(p, "obs-fold");
+		return HPE_USER;
+	}
+	return hhead_add(&hc->req, 2, at, len) == 0 ? 0 : HPE_USER;
+}
+
+static int
+req_on_value_complete(llhttp_t *p)
+{
+	struct hconn	*hc = p->data;
+
+	/* An empty value had no data callback: make its field whole. */
+	if (!hc->req.invalue && hc->req.nf > 0)
+		hc->req.f[hc->req.nf - 1].voff = hc->req.len;
+	hc->req.invalue = 2;
+	return 0;
+}
+
+static int
+req_on_headers(llhttp_t *p)
+{
+	struct hconn	*hc = p->data;
+
+	hc->paused = HCB_HEADERS;
+	return HPE_PAUSED;
+}
+
+static int
+req_on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct hconn		*hc = p->data;
+	struct evbuffer		*out;
+	char			 sz[24];
+
+	if (hc->up == NULL || hc->up->bev == NULL)
+		return 0;
+	out = bufferevent_get_output(hc->up->bev);
+	if (hc->chunked_in) {
+		snprintf(sz, sizeof(sz), "%zx\r\n", len);
+		evbuffer_add(out, sz, strlen(sz));
+		evbuffer_add(out, at, len);
+		evbuffer_add(out, "\r\n", 2);
+	} else
+		evbuffer_add(out, at, len);
+	return 0;
+}
+
+static int
+req_on_done(llhttp_t *p)
+{
+	struct hconn	*hc = p->data;
+
+	hc->paused = HCB_DONE;
+	return HPE_PAUSED;
+}
+
+void
+http_init(void)
+{
+	llhttp_settings_init(&req_settings);
+	req_settings.on_message_begin = req_on_begin;
+	req_settings.on_url = req_on_url;
+	req_settings.on_header_field = req_on_field;
+	req_settings.on_header_value = req_on_value;
+	req_settings.on_header_value_complete = req_on_value_complete;
+	req_settings.on_headers_complete = req_on_headers;
+	req_settings.on_body = req_on_body;
+	req_settings.on_message_complete = req_on_done;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+static void
+http_arm_timer(struct hconn *hc, int seconds)
+{
+	struct timeval	tv = { seconds, 0 };
+
+	evtimer_add(hc->timer, &tv);
+}
+
+/*
+ * A new client.  Returns -1 when it could not even be taken on (the
+ * caller undoes its counts); from then on http_close() ends it.
+ */
+int
+http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
+    int src_counted)
+{
+	struct hconn	*hc;
+	struct timeval	 tv;
+
+	if ((hc = calloc(1, sizeof(*hc))) == NULL) {
+		close(fd);
+		return -1;
+	}
+	hc->src_counted = src_counted;
+	hc->wc = wl->wc;
+	hc->wl = wl;
+	egd_addr_from_sa(sa, &hc->caddr, &hc->cport);
+	if ((hc->bev = bufferevent_socket_new(worker_base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
+	    (hc->timer = evtimer_new(worker_base, http_timer_cb, hc)) ==
+	    NULL) {
+		if (hc->bev == NULL)
+			close(fd);
+		http_close(hc, 0);
+		return 0;
+	}
+	llhttp_init(&hc->parser, HTTP_REQUEST, &req_settings);
+	hc->parser.data = hc;
+	hc->keepalive = 1;
+	gettimeofday(&hc->t_start, NULL);
+	TAILQ_INSERT_TAIL(&hconns, hc, entry);
+	tv.tv_sec = hc->wc->conf->idle_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(hc->bev, &tv, &tv);
+	bufferevent_setcb(hc->bev, http_read_cb, http_write_cb, http_event_cb,
+	    hc);
+	bufferevent_setwatermark(hc->bev, EV_WRITE, LOW_WATER, 0);
+	bufferevent_enable(hc->bev, EV_READ | EV_WRITE);
+	http_arm_timer(hc, hc->wc->conf->request_timeout);
+	return 0;
+}
+
+/*
+ * The end of a client connection.  With how != 0 the request in progress
+ * (if any) is recorded as ended that way.
+ */
+void
+http_close(struct hconn *hc, int how)
+{
+	if (!hc->audited && hc->state != HS_HEAD && hc->state != HS_CLOSING)
+		http_audit(hc, how, 0);
+	if (hc->dnsid != 0)
+		wdns_cancel(hc->dnsid);
+	if (hc->up != NULL)
+		relay_release(hc, 0);
+	if (hc->timer != NULL)
+		event_free(hc->timer);
+	if (hc->bev != NULL) {
+		TAILQ_REMOVE(&hconns, hc, entry);
+		bufferevent_free(hc->bev);
+	}
+	hhead_free(&hc->req);
+	worker_conn_gone(hc);
+	free(hc);
+}
+
+static void
+http_timer_cb(int fd, short ev, void *arg)
+{
+	struct hconn	*hc = arg;
+
+	if (hc->state == HS_HEAD && hc->req.len > 0)
+		http_deny(hc, 408, AR_REQUEST_TIMEOUT, "request timeout");
+	else if (hc->state == HS_HEAD)
+		http_close(hc, 0);	/* idle between requests */
+}
+
+static void
+http_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct hconn	*hc = arg;
+
+	if (hc->state == HS_TUNNEL) {
+		relay_tunnel(hc);
+		return;
+	}
+	http_feed(hc);
+}
+
+static void
+http_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct hconn	*hc = arg;
+	struct evbuffer	*out = bufferevent_get_output(bev);
+
+	if (hc->state == HS_CLOSING) {
+		if (evbuffer_get_length(out) == 0)
+			http_close(hc, 0);
+		return;
+	}
+	if (hc->state == HS_TUNNEL) {
+		relay_tunnel(hc);
+		return;
+	}
+	/* The client took our response bytes: read more of it upstream. */
+	if (evbuffer_get_length(out) < LOW_WATER)
+		relay_resume(hc);
+}
+
+static void
+http_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct hconn	*hc = arg;
+
+	if (hc->state == HS_TUNNEL && (what & BEV_EVENT_EOF)) {
+		relay_tunnel_eof(hc, 0);
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && hc->state == HS_HEAD &&
+	    hc->req.len == 0) {
+		http_close(hc, 0);	/* idle keep-alive connection */
+		return;
+	}
+	http_close(hc, AR_CLIENT_CLOSED);
+}
+
+/* ---- reading requests -------------------------------------------------- */
+
+static void
+http_parse_error(struct hconn *hc, llhttp_errno_t err)
+{
+	int	reason = hc->req.over;
+
+	if (reason == AR_HEADER_TOO_LARGE)
+		http_deny(hc, 431, reason, "request header too large");
+	else if (reason == AR_URI_TOO_LONG)
+		http_deny(hc, 414, reason, "request-target too long");
+	else {
+		char	msg[128];
+
+		snprintf(msg, sizeof(msg), "malformed request: %s",
+		    llhttp_get_error_reason(&hc->parser) ?
+		    llhttp_get_error_reason(&hc->parser) :
+		    llhttp_errno_name(err));
+		http_deny(hc, 400, AR_BAD_REQUEST, msg);
+	}
+}
+
+/*
+ * Run the parser over what the client sent, as far as the current state
+ * allows: a whole head, or the body while the upstream takes it.
+ */
+static void
+http_feed(struct hconn *hc)
+{
+	struct evbuffer		*in = bufferevent_get_input(hc->bev);
+	struct evbuffer_iovec	 v;
+	llhttp_errno_t		 err;
+	size_t			 used;
+	int			 why;
+
+	for (;;) {
+		if (hc->paused || hc->state == HS_CLOSING ||
+		    hc->state == HS_DECIDE || hc->state == HS_TUNNEL)
+			return;
+		if (hc->state == HS_FORWARD && (hc->req_done || hc->up == NULL ||
+		    hc->up->bev == NULL || !hc->up->connected))
+			return;
+		if (hc->state == HS_FORWARD && evbuffer_get_length(
+		    bufferevent_get_output(hc->up->bev)) > HIGH_WATER) {
+			/* Resumed by the upstream's write callback. */
+			bufferevent_disable(hc->bev, EV_READ);
+			return;
+		}
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 ||
+		    v.iov_len == 0) {
+			/* A body-less request completes without bytes. */
+			if (hc->state == HS_FORWARD && !hc->has_body)
+				v.iov_base = (void *)(uintptr_t)"", v.iov_len = 0;
+			else
+				return;
+		}
+		if (hc->state == HS_HEAD && hc->req.buf == NULL &&
+		    hhead_alloc(&hc->req, (uint32_t)hc->wc->conf->max_header_size,
+		    hc->wc->conf->max_headers) == -1) {
+			http_close(hc, 0);
+			return;
+		}
+		hc->req.bstart = v.iov_base;
+		err = llhttp_execute(&hc->parser, v.iov_base, v.iov_len);
+		if (err == HPE_OK)
+			used = v.iov_len;
+		else if (err == HPE_PAUSED)
+			used = (size_t)(llhttp_get_error_pos(&hc->parser) -
+			    (const char *)v.iov_base);
+		else {
+			http_parse_error(hc, err);
+			return;
+		}
+		if (used > 0) {
+			hc->req.prevlast = ((const char *)v.iov_base)[used - 1];
+			evbuffer_drain(in, used);
+			hc->bytes_in += used;
+		}
+		if (hc->state == HS_FORWARD && hc->up != NULL &&
+		    hc->up->bev != NULL)
+			bufferevent_enable(hc->up->bev, EV_WRITE);
+		why = hc->paused;
+		if (why == HCB_HEADERS) {
+			hc->paused = 0;
+			llhttp_resume(&hc->parser);
+			http_decide(hc);
+			return;
+		}
+		if (why == HCB_DONE) {
+			hc->paused = 0;
+			llhttp_resume(&hc->parser);
+			hc->req_done = 1;
+			if (hc->chunked_in && hc->up != NULL &&
+			    hc->up->bev != NULL)
+				evbuffer_add(bufferevent_get_output(
+				    hc->up->bev), "0\r\n\r\n", 5);
+			if (hc->resp_done)
+				http_request_end(hc);
+			return;
+		}
+		if (v.iov_len == 0)
+			return;
+	}
+}
+
+/* Called by the relay when the upstream took the body so far. */
+void
+http_request_more(struct hconn *hc)
+{
+	if (hc->state != HS_FORWARD || hc->req_done)
+		return;
+	bufferevent_enable(hc->bev, EV_READ);
+	http_feed(hc);
+}
+
+/* ---- deciding ---------------------------------------------------------- */
+
+static const char *
+http_header_cb(void *arg, const char *name, size_t *len)
+{
+	struct hconn	*hc = arg;
+
+	return hhead_get(&hc->req, name, len);
+}
+
+/*
+ * The request target, normalised: its authority into hc->host/port and
+ * its path.  Returns 0, or -1 after answering the client.
+ */
+static int
+http_target(struct hconn *hc, int *literal, struct egd_addr *lit)
+{
+	const char	*url = hc->req.buf + hc->req.urloff, *host, *err;
+	const char	*auth, *slash;
+	size_t		 ulen = hc->req.urllen, hlen, alen;
+	char		 h2[EGD_HOST_MAX];
+	uint16_t	 p2;
+	struct egd_addr	 l2;
+	int		 lit2;
+
+	if (hhead_count(&hc->req, "host") > 1) {
+		http_deny(hc, 400, AR_BAD_REQUEST, "more than one Host");
+		return -1;
+	}
+	host = hhead_get(&hc->req, "host", &hlen);
+
+	if (hc->parser.method == HTTP_CONNECT) {
+		hc->scheme = "connect";
+		if (authority_parse(url, ulen, 0, hc->host, sizeof(hc->host),
+		    &hc->port, lit, literal, &err) == -1) {
+			http_deny(hc, 400, AR_BAD_REQUEST, err);
+			return -1;
+		}
+		hc->path = NULL;
+		hc->pathlen = 0;
+		return 0;
+	}
+	if (ulen > 0 && url[0] == '/') {
+		/* origin-form: the authority is the Host header. */
+		hc->scheme = "http";
+		if (host == NULL) {
+			http_deny(hc, 400, AR_BAD_REQUEST, "no Host header");
+			return -1;
+		}
+		if (authority_parse(host, hlen, 80, hc->host,
+		    sizeof(hc->host), &hc->port, lit, literal, &err) == -1) {
+			http_deny(hc, 400, AR_BAD_REQUEST, err);
+			return -1;
+		}
+		hc->path = url;
+		hc->pathlen = ulen;
+		return 0;
+	}
+	/* absolute-form: http://authority/path */
+	if (ulen < 7 || strncasecmp(url, "http://", 7) != 0) {
+		http_deny(hc, 400, AR_BAD_REQUEST,
+		    "request-target must be /path, http://host/path or, "
+		    "for CONNECT, host:port");
+		return -1;
+	}
+	hc->scheme = "http";
+	auth = url + 7;
+	for (slash = auth; slash < url + ulen && *slash != '/' &&
+	    *slash != '?'; slash++)
+		;
+	alen = (size_t)(slash - auth);
+	if (authority_parse(auth, alen, 80, hc->host, sizeof(hc->host),
+	    &hc->port, lit, literal, &err) == -1) {
+		http_deny(hc, 400, AR_BAD_REQUEST, err);
+		return -1;
+	}
+	if (slash == url + ulen) {
+		hc->path = "/";
+		hc->pathlen = 1;
+	} else {
+		hc->path = slash;
+		hc->pathlen = ulen - (size_t)(slash - url);
+		if (*slash == '?') {
+			http_deny(hc, 400, AR_BAD_REQUEST, "no path");
+			return -1;
+		}
+	}
+	/* The Host header, if any, must name the same authority. */
+	if (host != NULL) {
+		if (authority_parse(host, hlen, 80, h2, sizeof(h2), &p2, &l2,
+		    &lit2, &err) == -1 || strcmp(h2, hc->host) != 0 ||
+		    p2 != hc->port) {
+			http_deny(hc, 400, AR_HOST_MISMATCH,
+			    "Host header does not match the request-target");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+http_decide(struct hconn *hc)
+{
+	struct egressd_conf	*conf = hc->wc->conf;
+	struct policy_req	 q;
+	struct egd_addr		 lit;
+	const char		*te;
+	size_t			 len;
+	int			 literal = 0, i;
+
+	evtimer_del(hc->timer);
+	hc->state = HS_DECIDE;
+	hc->id = worker_next_id();
+	gettimeofday(&hc->t_start, NULL);
+	hc->dns_ms = hc->connect_ms = hc->ttfb_ms = -1;
+	hc->minor = hc->parser.http_minor;
+	hc->keepalive = llhttp_should_keep_alive(&hc->parser);
+	hc->head_method = hc->parser.method == HTTP_HEAD;
+	hc->chunked_in = (hc->parser.flags & F_CHUNKED) != 0;
+	hc->has_body = hc->chunked_in || ((hc->parser.flags &
+	    F_CONTENT_LENGTH) && hc->parser.content_length > 0);
+	hc->upgrade = hc->parser.upgrade;
+	hc->expect = hhead_has_token(&hc->req, "expect", "100-continue");
+	strlcpy(hc->method, llhttp_method_name(hc->parser.method),
+	    sizeof(hc->method));
+	hc->report = AR_NONE;
+
+	if (hc->parser.http_major != 1) {
+		http_deny(hc, 505, AR_BAD_REQUEST, "HTTP/1.x only");
+		return;
+	}
+	/* Only "chunked" as a transfer coding of a request. */
+	if ((te = hhead_get(&hc->req, "transfer-encoding", &len)) != NULL &&
+	    (len != 7 || strncasecmp(te, "chunked", 7) != 0 ||
+	    hhead_count(&hc->req, "transfer-encoding") > 1)) {
+		http_deny(hc, 400, AR_BAD_REQUEST,
+		    "unsupported Transfer-Encoding");
+		return;
+	}
+	if (http_target(hc, &literal, &lit) == -1)
+		return;
+	if (hc->upgrade && hc->parser.method != HTTP_CONNECT &&
+	    !hhead_has_token(&hc->req, "upgrade", "websocket")) {
+		http_deny(hc, 400, AR_BAD_REQUEST, "only websocket upgrades");
+		return;
+	}
+	if (worker_rate_limited(hc)) {
+		http_deny(hc, 429, AR_RATE_LIMITED, "rate limit");
+		return;
+	}
+
+	memset(&q, 0, sizeof(q));
+	q.gateway = hc->wl->m.gateway;
+	q.src = &hc->caddr;
+	q.connect = hc->parser.method == HTTP_CONNECT;
+	q.host = hc->host;
+	q.port = hc->port;
+	q.literal = literal;
+	q.method = hc->method;
+	q.path = hc->path;
+	q.pathlen = hc->pathlen;
+	q.header = http_header_cb;
+	q.harg = hc;
+	if (policy_decide(conf, &q, &hc->dec, worker_random()) == -1) {
+		http_deny(hc, 403, hc->dec.reason, NULL);
+		return;
+	}
+	hc->report = hc->dec.report;
+	if (hc->upgrade && !q.connect && !hc->dec.websocket) {
+		http_deny(hc, 403, AR_WEBSOCKET_DENIED,
+		    "no route allows websocket here");
+		return;
+	}
+	if (q.connect && worker_tunnel_limited(hc)) {
+		http_deny(hc, 503, AR_TUNNEL_LIMIT, "too many tunnels");
+		return;
+	}
+
+	/* Where it may go: static endpoints, a literal, or DNS. */
+	hc->naddrs = 0;
+	if (hc->dec.svc->resolution == RES_STATIC) {
+		for (i = 0; i < hc->dec.svc->nendpoints; i++) {
+			hc->addrs[hc->naddrs++] = hc->dec.svc->endpoints[i].a;
+			if (hc->dec.svc->endpoints[i].port != 0)
+				hc->dec.port = hc->dec.svc->endpoints[i].port;
+		}
+		http_resolved(hc);
+	} else if (hc->dec.literal) {
+		if (egd_addr_parse(hc->dec.host, &hc->addrs[0]) == 0)
+			hc->naddrs = 1;
+		http_resolved(hc);
+	} else {
+		gettimeofday(&hc->t_dns, NULL);
+		hc->dnsid = wdns_resolve(hc->dec.host, http_dns_cb, hc);
+	}
+}
+
+static int
+ms_since(const struct timeval *t)
+{
+	struct timeval	now, d;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, t, &d);
+	return (int)(d.tv_sec * 1000 + d.tv_usec / 1000);
+}
+
+void
+http_dns_cb(void *arg, int status, const struct egd_addr *addrs, int n,
+    uint32_t ttl, int cached)
+{
+	struct hconn	*hc = arg;
+	int		 i;
+
+	hc->dnsid = 0;
+	hc->dns_ms = ms_since(&hc->t_dns);
+	hc->dns_cached = cached;
+	if (status == DNS_TIMEOUT) {
+		http_deny(hc, 504, AR_DNS_TIMEOUT, NULL);
+		return;
+	}
+	if (status != DNS_OK || n == 0) {
+		http_deny(hc, 503, AR_DNS_FAILED, NULL);
+		return;
+	}
+	for (i = 0; i < n && i < EGD_DNS_MAXADDR; i++)
+		hc->addrs[i] = addrs[i];
+	hc->naddrs = i;
+	http_resolved(hc);
+}
+
+/*
+ * The private-address guard: what was checked here is exactly what the
+ * relay dials, so an answer that changes later cannot reach the inside.
+ */
+static int
+http_guard(struct hconn *hc)
+{
+	const struct egressd_conf	*conf = hc->wc->conf;
+	int				 i, j, k = 0, own;
+
+	if (hc->dec.svc->allow_private)
+		return 0;
+	for (i = 0; i < hc->naddrs; i++) {
+		own = 0;
+		for (j = 0; j < conf->nownaddrs; j++)
+			if (egd_addr_equal(&conf->ownaddrs[j], &hc->addrs[i]))
+				own = 1;
+		if (egd_addr_private(&hc->addrs[i]) == NULL && !own)
+			hc->addrs[k++] = hc->addrs[i];
+	}
+	if (k == 0) {
+		if (hc->dec.svc->action == ACT_REPORT) {
+			if (hc->report == AR_NONE)
+				hc->report = AR_PRIVATE_ADDRESS;
+			return 0;	/* dials them all anyway */
+		}
+		return -1;
+	}
+	hc->naddrs = k;
+	return 0;
+}
+
+void
+http_resolved(struct hconn *hc)
+{
+	uint32_t	*rr;
+
+	if (hc->naddrs == 0) {
+		http_deny(hc, 503, AR_DNS_FAILED, "no address");
+		return;
+	}
+	if (http_guard(hc) == -1) {
+		http_deny(hc, 403, AR_PRIVATE_ADDRESS, NULL);
+		return;
+	}
+	/* Round robin over the service's addresses. */
+	hc->addri = 0;
+	if (hc->dec.svc->id < hc->wc->nrr) {
+		rr = &hc->wc->rr[hc->dec.svc->id];
+		hc->addri = (int)(*rr % (uint32_t)hc->naddrs);
+		(*rr)++;
+	}
+	hc->tries = 0;
+	relay_connect(hc);
+}
+
+/* ---- answering --------------------------------------------------------- */
+
+static const char *
+status_text(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 414: return "URI Too Long";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/*
+ * Refuse the request in progress with status and a one-line reason; the
+ * same reason goes to the audit record.  A request whose body we did not
+ * read ends the connection.
+ */
+static void
+http_deny(struct hconn *hc, int status, int reason, const char *text)
+{
+	struct evbuffer	*out = bufferevent_get_output(hc->bev);
+	char		 body[256];
+	size_t		 before;
+	int		 blen, close_after;
+
+	if (hc->resp_started) {
+		/* Too late for a status: the client sees the cut. */
+		http_audit(hc, reason, 0);
+		http_close(hc, 0);
+		return;
+	}
+	if (hc->dnsid != 0) {
+		wdns_cancel(hc->dnsid);
+		hc->dnsid = 0;
+	}
+	if (hc->up != NULL)
+		relay_release(hc, 0);
+	blen = snprintf(body, sizeof(body), "egressd: %s%s%s\n",
+	    audit_reason_name(reason), text ? ": " : "", text ? text : "");
+	if (blen < 0 || (size_t)blen >= sizeof(body))
+		blen = (int)sizeof(body) - 1;
+	close_after = hc->state == HS_HEAD || !hc->req_done ||
+	    !hc->keepalive || hc->upgrade;
+	before = evbuffer_get_length(out);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %d\r\n"
+	    "Via: 1.1 egressd\r\n%s\r\n", status, status_text(status), blen,
+	    close_after ? "Connection: close\r\n" : "");
+	if (!hc->head_method)
+		evbuffer_add(out, body, (size_t)blen);
+	hc->status = status;
+	hc->bytes_out += evbuffer_get_length(out) - before;
+	if (hc->state != HS_HEAD || reason == AR_BAD_REQUEST ||
+	    reason == AR_HEADER_TOO_LARGE || reason == AR_URI_TOO_LONG ||
+	    reason == AR_REQUEST_TIMEOUT)
+		http_audit(hc, reason, 1);
+	if (close_after) {
+		hc->state = HS_CLOSING;
+		bufferevent_disable(hc->bev, EV_READ);
+		return;
+	}
+	http_request_end(hc);
+}
+
+/* The record of the request in progress. */
+static void
+http_audit(struct hconn *hc, int reason, int denied)
+{
+	struct audit_rec	 r;
+
+	memset(&r, 0, sizeof(r));
+	if (hc->id == 0)
+		hc->id = worker_next_id();
+	r.event = denied ? AEV_DENY : hc->scheme != NULL &&
+	    strcmp(hc->scheme, "connect") == 0 ? AEV_TUNNEL : AEV_REQUEST;
+	r.decision = denied ? ADEC_DENY :
+	    hc->report != AR_NONE ? ADEC_REPORT : ADEC_ALLOW;
+	r.reason = denied ? reason : (reason != AR_NONE ? reason :
+	    hc->report != AR_NONE ? AR_REPORT_ONLY : AR_NONE);
+	r.would = hc->report;
+	r.id = hc->id;
+	r.worker = worker_instance;
+	r.client = &hc->caddr;
+	r.client_port = hc->cport;
+	r.gateway = hc->wl->gw != NULL ? hc->wl->gw->name : NULL;
+	r.method = hc->method[0] ? hc->method : NULL;
+	r.scheme = hc->scheme;
+	r.authority = hc->host[0] ? hc->host : NULL;
+	r.port = hc->port;
+	r.path = hc->path;
+	r.pathlen = hc->pathlen;
+	r.service = hc->dec.svc != NULL ? hc->dec.svc->name : NULL;
+	r.route = hc->dec.route != NULL ? hc->dec.route->name : NULL;
+	if (hc->up != NULL && hc->up->connected) {
+		r.upstream = &hc->up->addr;
+		r.upstream_port = hc->up->port;
+	}
+	r.status = hc->status;
+	r.bytes_in = hc->bytes_in;
+	r.bytes_out = hc->bytes_out;
+	r.dns_ms = hc->dns_ms;
+	r.dns_cached = hc->dns_cached;
+	r.connect_ms = hc->connect_ms;
+	r.ttfb_ms = hc->ttfb_ms;
+	r.total_ms = ms_since(&hc->t_start);
+	audit_emit(&r);
+	hc->audited = 1;
+}
+
+/*
+ * The request and its response are both done: record it, keep the
+ * upstream for another request if it may be, and read the next request.
+ */
+static void
+http_request_end(struct hconn *hc)
+{
+	if (!hc->audited)
+		http_audit(hc, AR_NONE, 0);
+	if (hc->up != NULL)
+		relay_release(hc, hc->up->keepalive && hc->req_done);
+	if (!hc->keepalive || hc->resp_close) {
+		hc->state = HS_CLOSING;
+		bufferevent_disable(hc->bev, EV_READ);
+		if (evbuffer_get_length(bufferevent_get_output(hc->bev)) == 0)
+			http_close(hc, 0);
+		return;
+	}
+	/* Ready for the next one, which may already be buffered. */
+	hc->state = HS_HEAD;
+	hc->id = 0;
+	hc->audited = 0;
+	hc->req_done = hc->resp_done = hc->resp_started = 0;
+	hc->resp_chunked = hc->resp_close = 0;
+	hc->status = 0;
+	hc->bytes_in = hc->bytes_out = 0;
+	hc->host[0] = '\0';
+	hc->method[0] = '\0';
+	hc->scheme = NULL;
+	hc->path = NULL;
+	hc->pathlen = 0;
+	memset(&hc->dec, 0, sizeof(hc->dec));
+	hhead_reset(&hc->req);
+	bufferevent_enable(hc->bev, EV_READ);
+	http_arm_timer(hc, hc->wc->conf->request_timeout);
+	http_feed(hc);
+}
+
+/* ---- upstream events, from the relay ---------------------------------- */
+
+/* Connected: send the request head; the body follows as it is parsed. */
+void
+http_upstream_connected(struct hconn *hc)
+{
+	struct evbuffer		*out;
+	const struct route_match *m = hc->dec.match;
+	size_t			 plen;
+
+	hc->connect_ms = ms_since(&hc->t_conn);
+	if (hc->parser.method == HTTP_CONNECT) {
+		evbuffer_add_printf(bufferevent_get_output(hc->bev),
+		    "HTTP/1.1 200 Connection established\r\n"
+		    "Via: 1.1 egressd\r\n\r\n");
+		hc->status = 200;
+		hc->state = HS_TUNNEL;
+		relay_tunnel(hc);
+		return;
+	}
+	out = bufferevent_get_output(hc->up->bev);
+	evbuffer_add_printf(out, "%s ", hc->method);
+	if (m != NULL && m->rewrite_path && m->pathtype == PATH_PREFIX &&
+	    (plen = strlen(m->path)) <= hc->pathlen) {
+		evbuffer_add(out, m->rewrite_prefix,
+		    strlen(m->rewrite_prefix));
+		evbuffer_add(out, hc->path + plen, hc->pathlen - plen);
+	} else
+		evbuffer_add(out, hc->path, hc->pathlen);
+	evbuffer_add(out, " HTTP/1.1\r\nHost: ", 17);
+	evbuffer_add(out, hc->dec.authority, strlen(hc->dec.authority));
+	if (hc->dec.port != 80)
+		evbuffer_add_printf(out, ":%u", hc->dec.port);
+	evbuffer_add(out, "\r\n", 2);
+	hhead_copy_fields(&hc->req, out);
+	if (hc->chunked_in)
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	else if (hc->parser.flags & F_CONTENT_LENGTH)
+		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+		    (unsigned long long)hc->parser.content_length);
+	if (hc->upgrade)
+		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n",
+		    41);
+	evbuffer_add(out, "Via: 1.1 egressd\r\n\r\n", 20);
+	hc->state = HS_FORWARD;
+	gettimeofday(&hc->t_first, NULL);
+	/* The request head is whole; the rest of it is the body. */
+	if (hc->upgrade) {
+		hc->req_done = 1;
+		return;
+	}
+	http_feed(hc);
+}
+
+/* No upstream could be reached: how says why, status what to answer. */
+void
+http_upstream_failed(struct hconn *hc, int status, int how)
+{
+	http_deny(hc, status, how, NULL);
+}
+
+static void	 http_response_head_write(struct hconn *, struct upstream *,
+		    struct evbuffer *, struct hhead *, int);
+
+/* The response head is parsed: write ours to the client. */
+void
+http_response_head(struct hconn *hc)
+{
+	struct upstream	*up = hc->up;
+	struct evbuffer	*out = bufferevent_get_output(hc->bev);
+	struct hhead	*h = &up->resp;
+	int		 cl = (up->parser.flags & F_CONTENT_LENGTH) != 0;
+	size_t		 before = evbuffer_get_length(out);
+
+	http_response_head_write(hc, up, out, h, cl);
+	hc->bytes_out += evbuffer_get_length(out) - before;
+}
+
+static void
+http_response_head_write(struct hconn *hc, struct upstream *up,
+    struct evbuffer *out, struct hhead *h, int cl)
+{
+	if (hc->ttfb_ms < 0)
+		hc->ttfb_ms = ms_since(&hc->t_first);
+	if (up->status >= 100 && up->status < 200 && up->status != 101) {
+		/* Interim: pass 100 Continue and friends along. */
+		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n\r\n",
+		    up->status, (int)h->urllen, h->buf + h->urloff);
+		return;
+	}
+	hc->status = up->status;
+	hc->resp_started = 1;
+	evbuffer_add_printf(out, "HTTP/1.%d %d ", hc->minor == 0 ? 0 : 1,
+	    up->status);
+	evbuffer_add(out, h->buf + h->urloff, h->urllen);
+	evbuffer_add(out, "\r\n", 2);
+	hhead_copy_fields(h, out);
+	if (up->status == 101) {
+		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n"
+		    "Via: 1.1 egressd\r\n\r\n", 61);
+		return;
+	}
+	if (up->nobody) {
+		if (cl)
+			evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+			    (unsigned long long)up->parser.content_length);
+	} else if (cl)
+		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+		    (unsigned long long)up->parser.content_length);
+	else if (hc->minor >= 1) {
+		hc->resp_chunked = 1;
+		evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
+	} else
+		hc->resp_close = 1;	/* HTTP/1.0: the end is the close */
+	if (hc->minor == 0 && hc->keepalive && !hc->resp_close)
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	else if (!hc->keepalive || hc->resp_close)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	evbuffer_add(out, "Via: 1.1 egressd\r\n\r\n", 20);
+}
+
+void
+http_response_body(struct hconn *hc, const char *at, size_t len)
+{
+	struct evbuffer	*out = bufferevent_get_output(hc->bev);
+	char		 sz[24];
+
+	if (hc->resp_chunked) {
+		snprintf(sz, sizeof(sz), "%zx\r\n", len);
+		evbuffer_add(out, sz, strlen(sz));
+		evbuffer_add(out, at, len);
+		evbuffer_add(out, "\r\n", 2);
+		hc->bytes_out += strlen(sz) + 2;
+	} else
+		evbuffer_add(out, at, len);
+	hc->bytes_out += len;
+	/* Back-pressure: the client's write callback reads on. */
+	if (evbuffer_get_length(out) > HIGH_WATER && hc->up != NULL)
+		bufferevent_disable(hc->up->bev, EV_READ);
+}
+
+void
+http_response_done(struct hconn *hc)
+{
+	struct evbuffer	*out = bufferevent_get_output(hc->bev);
+
+	if (hc->resp_chunked) {
+		evbuffer_add(out, "0\r\n\r\n", 5);
+		hc->bytes_out += 5;
+	}
+	hc->resp_done = 1;
+	if (hc->up != NULL && hc->up->status == 101) {
+		hc->state = HS_TUNNEL;
+		relay_tunnel(hc);
+		return;
+	}
+	if (!hc->req_done) {
+		/* The origin answered before the body ended: stop there. */
+		hc->keepalive = 0;
+		if (hc->up != NULL)
+			hc->up->keepalive = 0;
+	}
+	if (hc->req_done || !hc->keepalive)
+		http_request_end(hc);
+}
+
+/* Stop accepting requests on every connection: shutting down. */
+void
+http_shutdown(void)
+{
+	struct hconn	*hc, *next;
+
+	for (hc = TAILQ_FIRST(&hconns); hc != NULL; hc = next) {
+		next = TAILQ_NEXT(hc, entry);
+		hc->keepalive = 0;
+		if (hc->state == HS_HEAD && hc->req.len == 0 &&
+		    evbuffer_get_length(bufferevent_get_input(hc->bev)) == 0)
+			http_close(hc, 0);
+	}
+}

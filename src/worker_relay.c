@@ -1,0 +1,610 @@
+/*
+ * Upstreams, run in the workers: connecting to the addresses a request
+ * was allowed to reach (each in turn, with a timeout), the idle pool of
+ * keep-alive connections, parsing responses with llhttp (strict), and
+ * tunnels (CONNECT, websocket) that move bytes both ways.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "worker.h"
+
+#define HIGH_WATER	(256 * 1024)
+#define LOW_WATER	(64 * 1024)
+#define POOL_BUCKETS	256
+#define RESP_HEAD_FIELDS 128
+
+static llhttp_settings_t	 resp_settings;
+static TAILQ_HEAD(upq, upstream) pool[POOL_BUCKETS];
+static int			 pool_count;
+
+static void	 up_read_cb(struct bufferevent *, void *);
+static void	 up_write_cb(struct bufferevent *, void *);
+static void	 up_event_cb(struct bufferevent *, short, void *);
+static void	 up_free(struct upstream *);
+static void	 up_feed(struct upstream *);
+static void	 up_connect_failed(struct upstream *, int);
+
+/* ---- the response parser ---------------------------------------------- */
+
+static int
+resp_on_begin(llhttp_t *p)
+{
+	struct upstream	*up = p->data;
+
+	hhead_reset(&up->resp);
+	return 0;
+}
+
+static int
+resp_on_status(llhttp_t *p, const char *at, size_t len)
+{
+	struct upstream	*up = p->data;
+
+	return hhead_add(&up->resp, 0, at, len) == 0 ? 0 : HPE_USER;
+}
+
+static int
+resp_on_field(llhttp_t *p, const char *at, size_t len)
+{
+	struct upstream	*up = p->data;
+
+	return hhead_add(&up->resp, 1, at, len) == 0 ? 0 : HPE_USER;
+}
+
+static int
+resp_on_value(llhttp_t *p, const char *at, size_t len)
+{
+	struct upstream	*up = p->data;
+
+	if (up->resp.invalue == 2 || hhead_folded(&up->resp, at)) {
+		llhttp_set_error_reason(p, "obs-fold");
+		return HPE_USER;
+	}
+	return hhead_add(&up->resp, 2, at, len) == 0 ? 0 : HPE_USER;
+}
+
+static int
+resp_on_value_complete(llhttp_t *p)
+{
+	struct upstream	*up = p->data;
+
+	if (!up->resp.invalue && up->resp.nf > 0)
+		up->resp.f[up->resp.nf - 1].voff = up->resp.len;
+	up->resp.invalue = 2;
+	return 0;
+}
+
+static int
+resp_on_headers(llhttp_t *p)
+{
+	struct upstream	*up = p->data;
+	struct hconn	*hc = up->hc;
+
+	up->status = p->status_code;
+	up->nobody = hc->head_method || up->status == 204 ||
+	    up->status == 304 || (up->status >= 100 && up->status < 200);
+	up->upgrade = up->status == 101 && hc->upgrade;
+	up->keepalive = llhttp_should_keep_alive(p);
+	http_response_head(hc);
+	if (up->upgrade)
+		return 2;	/* no body; the rest is the tunnel */
+	return up->nobody ? 1 : 0;
+}
+
+static int
+resp_on_body(llhttp_t *p, const char *at, size_t len)
+{
+	struct upstream	*up = p->data;
+
+	http_response_body(up->hc, at, len);
+	return 0;
+}
+
+static int
+resp_on_done(llhttp_t *p)
+{
+	struct upstream	*up = p->data;
+
+	/* An interim answer is followed by the real one. */
+	if (up->status >= 100 && up->status < 200 && up->status != 101)
+		return 0;
+	up->keepalive = up->keepalive && llhttp_should_keep_alive(p);
+	up->done = 1;
+	return HPE_PAUSED;
+}
+
+void
+relay_init(void)
+{
+	int	i;
+
+	for (i = 0; i < POOL_BUCKETS; i++)
+		TAILQ_INIT(&pool[i]);
+	llhttp_settings_init(&resp_settings);
+	resp_settings.on_message_begin = resp_on_begin;
+	resp_settings.on_status = resp_on_status;
+	resp_settings.on_header_field = resp_on_field;
+	resp_settings.on_header_value = resp_on_value;
+	resp_settings.on_header_value_complete = resp_on_value_complete;
+	resp_settings.on_headers_complete = resp_on_headers;
+	resp_settings.on_body = resp_on_body;
+	resp_settings.on_message_complete = resp_on_done;
+}
+
+/* ---- the pool ---------------------------------------------------------- */
+
+static unsigned int
+pool_hash(const struct egd_addr *a, uint16_t port)
+{
+	unsigned int	h = port;
+	int		i, n = a->af == AF_INET ? 4 : 16;
+
+	for (i = 0; i < n; i++)
+		h = h * 31 + a->addr[i];
+	return h % POOL_BUCKETS;
+}
+
+static struct upstream *
+pool_take(const struct egd_addr *a, uint16_t port)
+{
+	struct upstream	*up;
+	struct upq	*q = &pool[pool_hash(a, port)];
+
+	TAILQ_FOREACH(up, q, entry)
+		if (up->port == port && egd_addr_equal(&up->addr, a)) {
+			TAILQ_REMOVE(q, up, entry);
+			pool_count--;
+			return up;
+		}
+	return NULL;
+}
+
+static int
+pool_count_key(const struct egd_addr *a, uint16_t port)
+{
+	struct upstream	*up;
+	int		 n = 0;
+
+	TAILQ_FOREACH(up, &pool[pool_hash(a, port)], entry)
+		if (up->port == port && egd_addr_equal(&up->addr, a))
+			n++;
+	return n;
+}
+
+static void
+pool_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream	*up = arg;
+
+	TAILQ_REMOVE(&pool[pool_hash(&up->addr, up->port)], up, entry);
+	pool_count--;
+	up_free(up);
+}
+
+/* An idle upstream that speaks unasked is broken: drop it. */
+static void
+pool_read_cb(struct bufferevent *bev, void *arg)
+{
+	pool_event_cb(bev, BEV_EVENT_ERROR, arg);
+}
+
+static void
+pool_put(struct upstream *up, const struct egressd_conf *conf)
+{
+	struct timeval	tv = { conf->pool_timeout, 0 };
+
+	if (conf->pool_idle == 0 ||
+	    pool_count_key(&up->addr, up->port) >= conf->pool_idle ||
+	    evbuffer_get_length(bufferevent_get_input(up->bev)) > 0) {
+		up_free(up);
+		return;
+	}
+	up->hc = NULL;
+	up->reused = 1;
+	bufferevent_setcb(up->bev, pool_read_cb, NULL, pool_event_cb, up);
+	bufferevent_set_timeouts(up->bev, &tv, NULL);
+	bufferevent_enable(up->bev, EV_READ);
+	TAILQ_INSERT_HEAD(&pool[pool_hash(&up->addr, up->port)], up, entry);
+	pool_count++;
+}
+
+void
+relay_pool_flush(void)
+{
+	struct upstream	*up;
+	int		 i;
+
+	for (i = 0; i < POOL_BUCKETS; i++)
+		while ((up = TAILQ_FIRST(&pool[i])) != NULL) {
+			TAILQ_REMOVE(&pool[i], up, entry);
+			pool_count--;
+			up_free(up);
+		}
+}
+
+/* ---- connecting -------------------------------------------------------- */
+
+static void
+up_free(struct upstream *up)
+{
+	if (up->bev != NULL)
+		bufferevent_free(up->bev);
+	hhead_free(&up->resp);
+	free(up);
+}
+
+static void
+up_attach(struct hconn *hc, struct upstream *up)
+{
+	struct timeval	tv;
+
+	hc->up = up;
+	up->hc = hc;
+	up->done = 0;
+	up->status = 0;
+	up->gotbytes = 0;
+	llhttp_init(&up->parser, HTTP_RESPONSE, &resp_settings);
+	up->parser.data = up;
+	hhead_reset(&up->resp);
+	bufferevent_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, up);
+	bufferevent_setwatermark(up->bev, EV_WRITE, LOW_WATER, 0);
+	/* Waiting for the response: the route's timeout, or idle. */
+	tv.tv_sec = hc->dec.timeout ? hc->dec.timeout :
+	    hc->wc->conf->idle_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(up->bev, &tv, NULL);
+	bufferevent_enable(up->bev, EV_READ | EV_WRITE);
+}
+
+static int
+method_idempotent(const struct hconn *hc)
+{
+	static const char *const m[] = { "GET", "HEAD", "OPTIONS", "PUT",
+	    "DELETE", "TRACE" };
+	size_t	i;
+
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+		if (strcmp(hc->method, m[i]) == 0)
+			return 1;
+	return 0;
+}
+
+void
+relay_connect(struct hconn *hc)
+{
+	struct sockaddr_storage	 ss;
+	struct upstream		*up;
+	struct timeval		 tv;
+	const struct egd_addr	*a = &hc->addrs[hc->addri % hc->naddrs];
+	socklen_t		 len;
+
+	gettimeofday(&hc->t_conn, NULL);
+	/* A tunnel gets its own connection; requests take a pooled one. */
+	if (hc->parser.method != HTTP_CONNECT && !hc->upgrade &&
+	    !hc->nopool && (up = pool_take(a, hc->dec.port)) != NULL) {
+		up_attach(hc, up);
+		http_upstream_connected(hc);
+		return;
+	}
+	if ((up = calloc(1, sizeof(*up))) == NULL ||
+	    hhead_alloc(&up->resp, (uint32_t)hc->wc->conf->max_header_size,
+	    RESP_HEAD_FIELDS) == -1) {
+		free(up);
+		http_upstream_failed(hc, 503, AR_UPSTREAM_REFUSED);
+		return;
+	}
+	up->addr = *a;
+	up->port = hc->dec.port;
+	len = egd_addr_to_sa(a, up->port, &ss);
+	if ((up->bev = bufferevent_socket_new(worker_base, -1,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		up_free(up);
+		http_upstream_failed(hc, 503, AR_UPSTREAM_REFUSED);
+		return;
+	}
+	hc->up = up;
+	up->hc = hc;
+	bufferevent_setcb(up->bev, NULL, NULL, up_event_cb, up);
+	tv.tv_sec = hc->dec.timeout ? hc->dec.timeout :
+	    hc->wc->conf->connect_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(up->bev, NULL, &tv);
+	if (bufferevent_socket_connect(up->bev, (struct sockaddr *)&ss,
+	    (int)len) == -1) {
+		/* Refused at once (no route, family unsupported...). */
+		up_connect_failed(up, AR_UPSTREAM_REFUSED);
+		return;
+	}
+}
+
+/*
+ * A connect failed: the next address, then (idempotent methods only)
+ * the list again for the route's retries; then the client gets 502/504.
+ */
+static void
+up_connect_failed(struct upstream *up, int how)
+{
+	struct hconn	*hc = up->hc;
+
+	hc->up = NULL;
+	up_free(up);
+	if (++hc->tries < hc->naddrs * (1 + (method_idempotent(hc) ||
+	    hc->parser.method == HTTP_CONNECT ? hc->dec.retries : 0))) {
+		hc->addri++;
+		relay_connect(hc);
+		return;
+	}
+	http_upstream_failed(hc, how == AR_UPSTREAM_TIMEOUT ? 504 : 502, how);
+}
+
+static void
+up_connected(struct upstream *up)
+{
+	struct hconn	*hc = up->hc;
+	int		 on = 1, fd = bufferevent_getfd(up->bev);
+
+	up->connected = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	up_attach(hc, up);
+	http_upstream_connected(hc);
+}
+
+/* ---- a request's upstream --------------------------------------------- */
+
+/*
+ * A pooled connection the origin closed just as we reused it: a request
+ * without a body can go again on a fresh one.
+ */
+static int
+up_retry_stale(struct upstream *up)
+{
+	struct hconn	*hc = up->hc;
+
+	if (!up->reused || up->gotbytes || hc->has_body || hc->upgrade ||
+	    hc->resp_started)
+		return 0;
+	hc->up = NULL;
+	up_free(up);
+	hc->nopool = 1;
+	hc->state = HS_DECIDE;
+	relay_connect(hc);
+	return 1;
+}
+
+static void
+up_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream	*up = arg;
+	struct hconn	*hc = up->hc;
+
+	if (!up->connected) {
+		if (what & BEV_EVENT_CONNECTED) {
+			up_connected(up);
+			return;
+		}
+		up_connect_failed(up, (what & BEV_EVENT_TIMEOUT) ?
+		    AR_UPSTREAM_TIMEOUT : AR_UPSTREAM_REFUSED);
+		return;
+	}
+	if (hc->state == HS_TUNNEL) {
+		if (what & BEV_EVENT_EOF)
+			relay_tunnel_eof(hc, 1);
+		else
+			relay_tunnel_timeout(hc, 1, what);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && !up->done &&
+	    llhttp_message_needs_eof(&up->parser) && up->status != 0) {
+		/* The body ran to the close. */
+		if (llhttp_finish(&up->parser) == HPE_OK || up->done) {
+			up->keepalive = 0;
+			http_response_done(hc);
+			return;
+		}
+	}
+	if (up_retry_stale(up))
+		return;
+	if (what & BEV_EVENT_TIMEOUT)
+		http_upstream_failed(hc, 504, AR_UPSTREAM_TIMEOUT);
+	else
+		http_upstream_failed(hc, 502, up->gotbytes ?
+		    AR_UPSTREAM_BAD_RESPONSE : AR_UPSTREAM_RESET);
+}
+
+static void
+up_feed(struct upstream *up)
+{
+	struct hconn		*hc = up->hc;
+	struct evbuffer		*in = bufferevent_get_input(up->bev);
+	struct evbuffer_iovec	 v;
+	llhttp_errno_t		 err;
+	size_t			 used;
+
+	while (!up->done && evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
+	    v.iov_len > 0) {
+		if (evbuffer_get_length(bufferevent_get_output(hc->bev)) >
+		    HIGH_WATER) {
+			bufferevent_disable(up->bev, EV_READ);
+			return;
+		}
+		up->gotbytes = 1;
+		up->resp.bstart = v.iov_base;
+		err = llhttp_execute(&up->parser, v.iov_base, v.iov_len);
+		if (err == HPE_OK)
+			used = v.iov_len;
+		else if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE)
+			used = (size_t)(llhttp_get_error_pos(&up->parser) -
+			    (const char *)v.iov_base);
+		else {
+			log_debug("upstream response: %s",
+			    llhttp_get_error_reason(&up->parser));
+			up->keepalive = 0;
+			http_upstream_failed(hc, 502,
+			    AR_UPSTREAM_BAD_RESPONSE);
+			return;
+		}
+		if (used > 0)
+			up->resp.prevlast = ((const char *)v.iov_base)[used - 1];
+		evbuffer_drain(in, used);
+		if (err == HPE_PAUSED_UPGRADE)
+			up->done = 1;
+	}
+	if (up->done) {
+		/* Bytes after a response nobody asked for: not reusable. */
+		if (!up->upgrade && evbuffer_get_length(in) > 0)
+			up->keepalive = 0;
+		http_response_done(hc);
+	}
+}
+
+static void
+up_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream	*up = arg;
+
+	if (up->hc->state == HS_TUNNEL) {
+		relay_tunnel(up->hc);
+		return;
+	}
+	up_feed(up);
+}
+
+static void
+up_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream	*up = arg;
+
+	if (up->hc->state == HS_TUNNEL) {
+		relay_tunnel(up->hc);
+		return;
+	}
+	http_request_more(up->hc);
+}
+
+/*
+ * Detach the upstream from its request: back to the pool when the
+ * exchange ended cleanly and both sides keep the connection, else close.
+ */
+void
+relay_release(struct hconn *hc, int reuse)
+{
+	struct upstream	*up = hc->up;
+
+	hc->up = NULL;
+	if (up == NULL)
+		return;
+	if (reuse && up->connected && up->done && up->keepalive &&
+	    !up->upgrade && evbuffer_get_length(bufferevent_get_output(
+	    up->bev)) == 0)
+		pool_put(up, hc->wc->conf);
+	else
+		up_free(up);
+}
+
+/* Called with the client's response bytes drained: read the origin on. */
+void
+relay_resume(struct hconn *hc)
+{
+	if (hc->up != NULL && hc->up->bev != NULL && !hc->up->done) {
+		bufferevent_enable(hc->up->bev, EV_READ);
+		up_feed(hc->up);
+	}
+}
+
+/* ---- tunnels ----------------------------------------------------------- */
+
+static size_t
+tunnel_move(struct bufferevent *from, struct bufferevent *to)
+{
+	struct evbuffer	*in = bufferevent_get_input(from);
+	struct evbuffer	*out = bufferevent_get_output(to);
+	size_t		 n = evbuffer_get_length(in);
+
+	if (evbuffer_get_length(out) > HIGH_WATER) {
+		bufferevent_disable(from, EV_READ);
+		return 0;
+	}
+	if (n > 0)
+		evbuffer_add_buffer(out, in);
+	bufferevent_enable(from, EV_READ);
+	return n;
+}
+
+static void
+tunnel_end(struct hconn *hc)
+{
+	http_close(hc, AR_NONE);
+}
+
+/* Move what there is, both ways; end once a closed side is flushed. */
+void
+relay_tunnel(struct hconn *hc)
+{
+	struct upstream	*up = hc->up;
+
+	if (up == NULL || up->bev == NULL) {
+		http_close(hc, AR_UPSTREAM_RESET);
+		return;
+	}
+	if (!hc->tunnel_eof[1])
+		hc->bytes_in += tunnel_move(hc->bev, up->bev);
+	if (!hc->tunnel_eof[0])
+		hc->bytes_out += tunnel_move(up->bev, hc->bev);
+	gettimeofday(&hc->t_active, NULL);
+	if ((hc->tunnel_eof[0] && evbuffer_get_length(
+	    bufferevent_get_output(up->bev)) == 0) ||
+	    (hc->tunnel_eof[1] && evbuffer_get_length(
+	    bufferevent_get_output(hc->bev)) == 0))
+		tunnel_end(hc);
+}
+
+/* side 0: the client closed; 1: the upstream did. */
+void
+relay_tunnel_eof(struct hconn *hc, int side)
+{
+	if (side == 0 && hc->up != NULL && hc->up->bev != NULL)
+		evbuffer_add_buffer(bufferevent_get_output(hc->up->bev),
+		    bufferevent_get_input(hc->bev));
+	else if (side == 1 && hc->up != NULL)
+		evbuffer_add_buffer(bufferevent_get_output(hc->bev),
+		    bufferevent_get_input(hc->up->bev));
+	hc->tunnel_eof[side] = 1;
+	relay_tunnel(hc);
+}
+
+/*
+ * A read timeout on one side of a tunnel: the tunnel is idle only if the
+ * other side was silent for as long.
+ */
+void
+relay_tunnel_timeout(struct hconn *hc, int side, short what)
+{
+	struct timeval	now, d;
+
+	if (!(what & BEV_EVENT_TIMEOUT)) {
+		http_close(hc, side ? AR_UPSTREAM_RESET : AR_CLIENT_CLOSED);
+		return;
+	}
+	gettimeofday(&now, NULL);
+	timersub(&now, &hc->t_active, &d);
+	if (d.tv_sec < hc->wc->conf->idle_timeout) {
+		bufferevent_enable(side ? hc->up->bev : hc->bev, EV_READ);
+		return;
+	}
+	http_close(hc, AR_NONE);
+}
