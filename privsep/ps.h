@@ -200,6 +200,11 @@ __attribute__((noreturn)) void ps_fatal(const char *, int, const char *, ...)
 #define fatal(...)	ps_fatal(__func__, 1, __VA_ARGS__)
 #define fatalx(...)	ps_fatal(__func__, 0, __VA_ARGS__)
 
+/* ---- shared memory (shm.c) ------------------------------------------- */
+
+int	 ps_shm_create(const char *, size_t);
+void	*ps_shm_map(int, size_t);
+
 /* ---- systemd readiness (notify.c) ------------------------------------ */
 
 int	 ps_notify(const char *);

@@ -439,10 +439,11 @@ worker_helper_closed(struct ps_chan *c, const char *why)
 {
 	/* The parent restarts the helper and sends a new channel. */
 	log_debug("helper channel: %s", why);
-	wdns_set_helper(NULL);
-	ps_chan_free(c);
-	if (w.helper == c)
+	if (w.helper == c) {
 		w.helper = NULL;
+		wdns_set_helper(NULL);
+	}
+	ps_chan_free(c);
 }
 
 static void

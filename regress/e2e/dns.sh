@@ -1,24 +1,17 @@
-# DRAFT -- not in run-tests yet: it needs the HTTP data path (worker_http.c
-# calling wdns_resolve()).  DNS through the gateway, end to end, against
-# a real DNS server (dnsmasq) and a real origin (origin.py):
+# DNS through the gateway, end to end, against a real DNS server
+# (dnsmasq) and a real origin (origin.py):
 #   - a registered name is resolved by the helper and the request reaches
 #     the origin; repeated requests are served from the helper's cache
 #     (dnsmasq's query log shows one A and one AAAA query per TTL window);
-#   - NXDOMAIN is answered with an error and cached for the negative TTL;
+#   - NXDOMAIN is answered 503 dns_failed and cached for the negative TTL;
 #   - "dns max ttl" bounds how long an answer is kept;
 #   - a killed helper is respawned and requests resolve again;
 #   - a reload that changes the nameserver sends lookups to the new one
 #     and starts with an empty cache;
 #   - the helper is never killed by its seccomp filter along the way.
-#
-# EXPECTS (to be settled with the data path; marked "EXPECTS" below):
-# the status and audit reason for a name that does not exist (NX_STATUS,
-# NX_REASON: the draft says 502 dns_nxdomain; the data path answered 503
-# dns_failed when this was written); the audit fields as in proxy.sh;
-# the helper's debug lines "<name>: cached" with -v.
 . "$SRCDIR/regress/e2e/common.sh"
-NX_STATUS=${NX_STATUS:-502}		# EXPECTS
-NX_REASON=${NX_REASON:-dns_nxdomain}	# EXPECTS
+NX_STATUS=503
+NX_REASON=dns_failed
 command -v dnsmasq >/dev/null || { fail "dnsmasq is installed"; done_testing; exit 1; }
 
 P=$(free_port); OP=$(free_port); DP=$(free_port); DP2=$(free_port)
