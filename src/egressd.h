@@ -286,6 +286,19 @@ int			 conf_recv(struct egressd_conf *, struct ps_msg *,
 			    const char **);
 void			 conf_local_addrs(struct egressd_conf *);
 
+/* limits.c: connection, tunnel and rate limits shared by the workers */
+size_t			 limits_shm_size(void);
+void			 limits_attach(void *, int);
+int			 limits_conn_open(const struct egd_limits *,
+			    const struct egd_addr *, void **);
+void			 limits_conn_close(void *);
+int			 limits_tunnel_open(const struct egd_limits *,
+			    const struct egd_addr *, void **);
+void			 limits_tunnel_close(void *);
+int			 limits_rate(const struct egd_limits *,
+			    const struct egd_addr *);
+void			 limits_totals(uint32_t *, uint32_t *);
+
 /* parse.y */
 struct egressd_conf	*parse_config(const char *, int);
 int			 cmdline_symset(const char *);

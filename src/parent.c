@@ -61,6 +61,7 @@ static struct {
 	int			 reloading;
 	int			 stopping;
 	struct event		*drain_ev;
+	int			 shmfd;		/* limits shared by workers */
 } p;
 
 /*
@@ -316,6 +317,14 @@ parent_spawn(struct child *c)
 	strlcpy(mi.chroot, p.conf->chroot, sizeof(mi.chroot));
 	mi.verbose = log_getverbose();
 	ps_chan_compose(c->chan, IMSG_INIT, 0, -1, &mi, sizeof(mi));
+	if (c->role == ROLE_WORKER) {
+		uint64_t	size = limits_shm_size();
+		int		fd;
+
+		if ((fd = dup(p.shmfd)) == -1)
+			fatal("dup");
+		ps_chan_compose(c->chan, IMSG_SHM, 0, fd, &size, sizeof(size));
+	}
 	parent_send_conf(c);
 
 	if (c->role == ROLE_WORKER)
@@ -697,6 +706,9 @@ parent_main(struct egressd_opts *opts)
 	if (ps_prepare_chroot(p.conf->chroot, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	ps_limits(0);
+	if ((p.shmfd = ps_shm_create("egressd-limits", limits_shm_size())) ==
+	    -1)
+		fatal("shared memory");
 	if (parent_listen(p.conf, NULL) == -1)
 		fatalx("cannot listen on every address; exiting");
 

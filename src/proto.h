@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	2
+#define EGD_PROTO_VERSION	3
 
 enum egd_imsg {
 	IMSG_NONE = 0,
@@ -28,6 +28,7 @@ enum egd_imsg {
 
 	/* parent -> worker */
 	IMSG_HELPER_CHAN,	/* none + socket to the helper */
+	IMSG_SHM,		/* uint64_t size + the shared limits table */
 	IMSG_CONF_SERVICE,	/* struct service, lists zeroed */
 	IMSG_CONF_SVCHOST,	/* struct msg_gwhost: a host of a service */
 	IMSG_CONF_ROUTE,	/* struct route, lists zeroed */

@@ -29,16 +29,6 @@
 struct event_base	*worker_base;
 int			 worker_instance;
 
-/* Per client address: concurrent connections, tunnels, request rate. */
-struct srcent {
-	struct egd_addr		 a;
-	uint32_t		 conns, tunnels;
-	double			 tokens;
-	struct timeval		 last;
-	int			 used;
-};
-#define SRC_SLOTS	4096
-
 static struct {
 	struct ps_buf		 startbuf;
 	struct ps_chan		*parent;
@@ -49,14 +39,12 @@ static struct {
 	int			 stopping;
 	int			 debug;
 	struct wconf		*cur, *pending;
-	unsigned int		 nconns, ntunnels;
+	unsigned int		 nconns;
 	int			 paused;	/* accept paused: at the limit */
 	struct event		*resume_ev;
 	uint64_t		 rnd;
 	uint64_t		 nextid;
-	struct srcent		 src[SRC_SLOTS];
-	double			 tokens;	/* overall rate bucket */
-	struct timeval		 last;
+	int			 have_shm;
 } w;
 
 static void	 worker_dispatch_init(struct ps_chan *, struct ps_msg *);
@@ -67,6 +55,7 @@ static void	 worker_dispatch_conf_end(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_shutdown(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_verbose(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_helper_chan(struct ps_chan *, struct ps_msg *);
+static void	 worker_dispatch_shm(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_pong(struct ps_chan *, struct ps_msg *);
 static void	 worker_parent_closed(struct ps_chan *, const char *);
 static void	 worker_helper_closed(struct ps_chan *, const char *);
@@ -81,6 +70,8 @@ static void	 wconf_unref(struct wconf *);
 static const struct ps_handler worker_parent_table[] = {
 	{ IMSG_INIT, sizeof(struct msg_init), sizeof(struct msg_init),
 	    PS_FD_NONE, 0, 1, worker_dispatch_init },
+	{ IMSG_SHM, sizeof(uint64_t), sizeof(uint64_t), PS_FD_MUST, 0, 1,
+	    worker_dispatch_shm },
 	{ IMSG_CONF_BEGIN, sizeof(struct msg_conf_global),
 	    sizeof(struct msg_conf_global), PS_FD_NONE, 0, 0,
 	    worker_dispatch_conf_begin },
@@ -169,8 +160,8 @@ worker_main(struct egressd_opts *opts)
 		fatal("ps_buf_init");
 	child_recv_conf(&w.startbuf, worker_parent_table,
 	    NITEMS(worker_parent_table), &w.started);
-	if (!w.have_init)
-		fatalx("no identity from the parent");
+	if (!w.have_init || !w.have_shm)
+		fatalx("no identity or shared table from the parent");
 
 	/* 2. Empty root, unprivileged user, no capabilities. */
 	ps_drop(&w.id);
@@ -189,7 +180,6 @@ worker_main(struct egressd_opts *opts)
 		fatal("parent channel");
 	child_log_chan(w.parent);
 	worker_listen(w.cur);
-	gettimeofday(&w.last, NULL);
 
 #ifdef EGRESSD_REGRESS
 	signal(SIGUSR2, worker_regress_forbidden);
@@ -223,6 +213,24 @@ worker_dispatch_init(struct ps_chan *c, struct ps_msg *m)
 		fatalx("init for another role or instance");
 	child_init(c, &mi, &w.id);
 	w.have_init = 1;
+}
+
+/* The limits table shared with the other workers, mapped before the drop. */
+static void
+worker_dispatch_shm(struct ps_chan *c, struct ps_msg *m)
+{
+	uint64_t	 size;
+	void		*p;
+
+	memcpy(&size, m->data, sizeof(size));
+	if (size != limits_shm_size())
+		fatalx("shared table of %llu bytes, want %zu",
+		    (unsigned long long)size, limits_shm_size());
+	if ((p = ps_shm_map(m->fd, limits_shm_size())) == NULL)
+		fatal("shared table");
+	m->fd = -1;
+	limits_attach(p, worker_instance);
+	w.have_shm = 1;
 }
 
 /* xorshift64*: weights and round robin need speed, not secrecy. */
@@ -454,84 +462,18 @@ worker_dispatch_pong(struct ps_chan *c, struct ps_msg *m)
 
 /* ---- limits ------------------------------------------------------------ */
 
-static struct srcent *
-src_find(const struct egd_addr *a, int create)
-{
-	unsigned int	 h = 2166136261u, i, n = a->af == AF_INET ? 4 : 16;
-	struct srcent	*e, *free_slot = NULL;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ a->addr[i]) * 16777619u;
-	for (i = 0; i < 16; i++) {
-		e = &w.src[(h + i) % SRC_SLOTS];
-		if (e->used && egd_addr_equal(&e->a, a))
-			return e;
-		if (free_slot == NULL && (!e->used ||
-		    (e->conns == 0 && e->tunnels == 0)))
-			free_slot = e;
-	}
-	if (!create || free_slot == NULL)
-		return NULL;
-	memset(free_slot, 0, sizeof(*free_slot));
-	free_slot->used = 1;
-	free_slot->a = *a;
-	free_slot->tokens = -1;	/* full on first use */
-	return free_slot;
-}
-
-/* Take one token from a bucket of rate per second holding burst. */
-static int
-bucket_take(double *tokens, struct timeval *last, uint32_t rate,
-    uint32_t burst)
-{
-	struct timeval	now, d;
-
-	gettimeofday(&now, NULL);
-	if (*tokens < 0)
-		*tokens = burst;
-	else {
-		timersub(&now, last, &d);
-		*tokens += (d.tv_sec + d.tv_usec / 1e6) * rate;
-		if (*tokens > burst)
-			*tokens = burst;
-	}
-	*last = now;
-	if (*tokens < 1)
-		return 0;
-	*tokens -= 1;
-	return 1;
-}
-
 int
 worker_rate_limited(struct hconn *hc)
 {
-	const struct egd_limits	*l = &hc->wc->conf->limits;
-	struct srcent		*e;
-
-	if (l->rate && !bucket_take(&w.tokens, &w.last, l->rate,
-	    l->burst ? l->burst : l->rate))
-		return 1;
-	if (l->src_rate && (e = src_find(&hc->caddr, 1)) != NULL &&
-	    !bucket_take(&e->tokens, &e->last, l->src_rate,
-	    l->src_burst ? l->src_burst : l->src_rate))
-		return 1;
-	return 0;
+	return limits_rate(&hc->wc->conf->limits, &hc->caddr) == -1;
 }
 
 int
 worker_tunnel_limited(struct hconn *hc)
 {
-	const struct egd_limits	*l = &hc->wc->conf->limits;
-	struct srcent		*e;
-
-	if (l->tunnels && w.ntunnels >= l->tunnels)
+	if (limits_tunnel_open(&hc->wc->conf->limits, &hc->caddr,
+	    &hc->lim_tunnel) == -1)
 		return 1;
-	e = src_find(&hc->caddr, 1);
-	if (l->src_tunnels && e != NULL && e->tunnels >= l->src_tunnels)
-		return 1;
-	w.ntunnels++;
-	if (e != NULL)
-		e->tunnels++;
 	hc->tunnel_counted = 1;
 	return 0;
 }
@@ -567,17 +509,9 @@ worker_resume_cb(int fd, short ev, void *arg)
 void
 worker_conn_gone(struct hconn *hc)
 {
-	struct srcent	*e;
-
-	if ((hc->src_counted || hc->tunnel_counted) &&
-	    (e = src_find(&hc->caddr, 0)) != NULL) {
-		if (hc->src_counted && e->conns > 0)
-			e->conns--;
-		if (hc->tunnel_counted && e->tunnels > 0)
-			e->tunnels--;
-	}
-	if (hc->tunnel_counted && w.ntunnels > 0)
-		w.ntunnels--;
+	if (hc->tunnel_counted)
+		limits_tunnel_close(hc->lim_tunnel);
+	limits_conn_close(hc->lim_conn);
 	wconf_unref(hc->wc);
 	w.nconns--;
 	if (w.paused && w.nconns < (unsigned)w.cur->conf->max_conns)
@@ -617,10 +551,9 @@ worker_accept_cb(int fd, short ev, void *arg)
 {
 	struct wlistener	*l = arg;
 	struct sockaddr_storage	 ss;
-	const struct egd_limits	*lim = &l->wc->conf->limits;
 	struct timeval		 tv;
 	struct egd_addr		 a;
-	struct srcent		*e;
+	void			*slot;
 	socklen_t		 len;
 	int			 s, i;
 
@@ -646,10 +579,7 @@ worker_accept_cb(int fd, short ev, void *arg)
 			return;
 		}
 		egd_addr_from_sa((struct sockaddr *)&ss, &a, NULL);
-		e = src_find(&a, lim->src_conns != 0);
-		if ((lim->conns && w.nconns >= lim->conns) ||
-		    (lim->src_conns && (e == NULL ||
-		    e->conns >= lim->src_conns))) {
+		if (limits_conn_open(&l->wc->conf->limits, &a, &slot) == -1) {
 			worker_refuse(s, l, (struct sockaddr *)&ss,
 			    AR_CONN_LIMIT);
 			continue;
@@ -657,14 +587,10 @@ worker_accept_cb(int fd, short ev, void *arg)
 		/* Counted first: http_close() undoes it all. */
 		w.nconns++;
 		l->wc->refcnt++;
-		if (e != NULL)
-			e->conns++;
-		if (http_accept(l, s, (struct sockaddr *)&ss, e != NULL) ==
-		    -1) {
+		if (http_accept(l, s, (struct sockaddr *)&ss, slot) == -1) {
 			w.nconns--;
 			l->wc->refcnt--;
-			if (e != NULL)
-				e->conns--;
+			limits_conn_close(slot);
 		}
 	}
 }

@@ -110,7 +110,8 @@ struct hconn {
 	int			 dns_ms, connect_ms, ttfb_ms;
 	uint64_t		 bytes_in, bytes_out;
 	int			 status;
-	int			 src_counted;	/* in the per-source table */
+	void			*lim_conn;	/* limits.c slots */
+	void			*lim_tunnel;
 	int			 tunnel_counted;
 	int			 audited;	/* record written */
 	int			 nopool;	/* a fresh upstream only */
@@ -149,7 +150,7 @@ int		 worker_tunnel_limited(struct hconn *);
 /* worker_http.c */
 void		 http_init(void);
 int		 http_accept(struct wlistener *, int, const struct sockaddr *,
-		    int);
+		    void *);
 void		 http_shutdown(void);
 void		 http_upstream_connected(struct hconn *);
 void		 http_upstream_failed(struct hconn *, int, int);

@@ -370,7 +370,7 @@ http_arm_timer(struct hconn *hc, int seconds)
  */
 int
 http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
-    int src_counted)
+    void *lim_conn)
 {
 	struct hconn	*hc;
 	struct timeval	 tv;
@@ -379,7 +379,7 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 		close(fd);
 		return -1;
 	}
-	hc->src_counted = src_counted;
+	hc->lim_conn = lim_conn;
 	hc->wc = wl->wc;
 	hc->wl = wl;
 	egd_addr_from_sa(sa, &hc->caddr, &hc->cport);
