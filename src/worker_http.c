@@ -46,6 +46,7 @@ static void	 http_read_cb(struct bufferevent *, void *);
 static void	 http_write_cb(struct bufferevent *, void *);
 static void	 http_event_cb(struct bufferevent *, short, void *);
 static void	 http_timer_cb(int, short, void *);
+static void	 http_arm_timer(struct hconn *, int);
 static void	 http_feed(struct hconn *);
 static void	 http_decide(struct hconn *);
 static void	 http_deny(struct hconn *, int, int, const char *);
@@ -254,6 +255,8 @@ req_on_begin(llhttp_t *p)
 	struct hconn	*hc = p->data;
 
 	hhead_reset(&hc->req);
+	/* From its first byte, a head has request timeout to be whole. */
+	http_arm_timer(hc, hc->wc->conf->request_timeout);
 	return 0;
 }
 
@@ -432,15 +435,23 @@ http_close(struct hconn *hc, int how)
 	free(hc);
 }
 
+/*
+ * The request timer: armed at accept and at the first byte of each
+ * request.  A head still incomplete gets 408; a new connection that said
+ * nothing is closed.  Idle keep-alive connections end by the read
+ * timeout (idle timeout) instead.
+ */
 static void
 http_timer_cb(int fd, short ev, void *arg)
 {
 	struct hconn	*hc = arg;
 
-	if (hc->state == HS_HEAD && hc->req.len > 0)
+	if (hc->state != HS_HEAD)
+		return;
+	if (hc->req.len > 0 || hc->parser.finish != HTTP_FINISH_SAFE)
 		http_deny(hc, 408, AR_REQUEST_TIMEOUT, "request timeout");
-	else if (hc->state == HS_HEAD)
-		http_close(hc, 0);	/* idle between requests */
+	else
+		http_close(hc, 0);
 }
 
 static void
@@ -484,9 +495,25 @@ http_event_cb(struct bufferevent *bev, short what, void *arg)
 		relay_tunnel_eof(hc, 0);
 		return;
 	}
-	if ((what & BEV_EVENT_TIMEOUT) && hc->state == HS_HEAD &&
-	    hc->req.len == 0) {
-		http_close(hc, 0);	/* idle keep-alive connection */
+	if (hc->state == HS_DECIDE || hc->state == HS_FORWARD) {
+		/*
+		 * A client waiting for its response may stay silent (the
+		 * upstream side has its own timeout), and one that
+		 * half-closed after a whole request still gets the answer.
+		 */
+		if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+			bufferevent_enable(bev, EV_READ);
+			return;
+		}
+		if ((what & BEV_EVENT_EOF) && (hc->req_done ||
+		    !hc->has_body)) {
+			hc->keepalive = 0;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && hc->state == HS_HEAD) {
+		http_timer_cb(-1, 0, hc);	/* 408, or idle: close */
 		return;
 	}
 	http_close(hc, AR_CLIENT_CLOSED);
@@ -1047,7 +1074,6 @@ http_request_end(struct hconn *hc)
 	memset(&hc->dec, 0, sizeof(hc->dec));
 	hhead_reset(&hc->req);
 	bufferevent_enable(hc->bev, EV_READ);
-	http_arm_timer(hc, hc->wc->conf->request_timeout);
 	http_feed(hc);
 }
 

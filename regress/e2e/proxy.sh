@@ -18,6 +18,7 @@ chroot "$T/root"
 workers 2
 nameserver 127.0.0.1 port $DP
 request timeout 2
+idle timeout 2
 max uri length 1024
 max header size 4096
 max headers 20
@@ -79,8 +80,11 @@ route "aliases" {
 	match authority "origin.test" path "/ws" {
 		websocket
 	}
-	match authority "origin.test" path "/slow" {
+	match authority "origin.test" header "x-short" {
 		timeout 1
+	}
+	match authority "origin.test" path "/slow" {
+		timeout 10
 	}
 }
 CONF
@@ -152,8 +156,12 @@ ok $([ "$(req -H "Host: alias.test" "$GW/headers")" = 200 ] && grep -q "^Host: o
 ok $([ "$(audit_last route authority=alias.test)" = aliases ]; echo $?) "audit: the route's name"
 ok $([ "$(req $X "http://origin.test:$OP/old/thing?q=1")" = 404 ] && [ "$(seen '"target": "/new/thing?q=1"')" -ge 1 ]; echo $?) \
     "a path prefix is rewritten (/old/ -> /new/)"
-ok $([ "$(req $X "http://origin.test:$OP/slow?ms=3000")" = 504 ]; echo $?) "a route's timeout: 504"
+ok $([ "$(req $X -H 'X-Short: 1' "http://origin.test:$OP/slow?ms=3000")" = 504 ]; echo $?) "a route's timeout (1 s, matched by a header): 504"
 ok $([ "$(audit_last reason path=/slow?ms=3000)" = upstream_timeout ]; echo $?) "audit: upstream_timeout"
+ok $([ "$(req $X "http://origin.test:$OP/slow?ms=3500")" = 200 ]; echo $?) \
+    "a client silent past the idle timeout while its answer comes within the route's timeout: 200"
+out=$(HALFCLOSE=1 python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 3 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n\r\n")
+ok $(echo "$out" | grep -q '^hello'; echo $?) "a client that half-closes after its request still gets the answer"
 
 # --- upstream errors ---
 ok $([ "$(req $X "http://closed.test:$CP/small")" = 502 ] &&
