@@ -123,7 +123,28 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	}
 }
 
-/* The addresses of this host, for the guard against dialing ourselves. */
+/* Every address counts: the list grows as needed, never truncated. */
+void
+conf_add_ownaddr(struct egressd_conf *conf, const struct egd_addr *a)
+{
+	struct egd_addr	*n;
+	int		 max;
+
+	if (conf->nownaddrs == conf->maxownaddrs) {
+		max = conf->maxownaddrs ? conf->maxownaddrs * 2 : 64;
+		if ((n = reallocarray(conf->ownaddrs, (size_t)max,
+		    sizeof(*n))) == NULL)
+			fatal("own addresses");
+		conf->ownaddrs = n;
+		conf->maxownaddrs = max;
+	}
+	conf->ownaddrs[conf->nownaddrs++] = *a;
+}
+
+/*
+ * The addresses of this host, for the guard against dialing ourselves;
+ * read at start and on every reload (SIGHUP).
+ */
 void
 conf_local_addrs(struct egressd_conf *conf)
 {
@@ -135,14 +156,13 @@ conf_local_addrs(struct egressd_conf *conf)
 		return;
 	}
 	for (i = ifa; i != NULL; i = i->ifa_next) {
+		struct egd_addr	a;
+
 		if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
 		    i->ifa_addr->sa_family != AF_INET6))
 			continue;
-		if (conf->nownaddrs == (int)(sizeof(conf->ownaddrs) /
-		    sizeof(conf->ownaddrs[0])))
-			break;
-		egd_addr_from_sa(i->ifa_addr,
-		    &conf->ownaddrs[conf->nownaddrs++], NULL);
+		egd_addr_from_sa(i->ifa_addr, &a, NULL);
+		conf_add_ownaddr(conf, &a);
 	}
 	freeifaddrs(ifa);
 }
@@ -353,14 +373,15 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 		break;
 	case IMSG_CONF_OWNADDR:
 		memcpy(&mo, m->data, sizeof(mo));
-		if ((mo.af != AF_INET && mo.af != AF_INET6) ||
-		    conf->nownaddrs == (int)(sizeof(conf->ownaddrs) /
-		    sizeof(conf->ownaddrs[0])))
+		if (mo.af != AF_INET && mo.af != AF_INET6)
 			return -1;
-		conf->ownaddrs[conf->nownaddrs].af = mo.af;
-		memcpy(conf->ownaddrs[conf->nownaddrs].addr, mo.addr,
-		    sizeof(mo.addr));
-		conf->nownaddrs++;
+		{
+			struct egd_addr	a;
+
+			a.af = mo.af;
+			memcpy(a.addr, mo.addr, sizeof(a.addr));
+			conf_add_ownaddr(conf, &a);
+		}
 		break;
 	default:
 		*why = "unexpected configuration record";

@@ -118,6 +118,7 @@ conf_free(struct egressd_conf *conf)
 		}
 		free(r);
 	}
+	free(conf->ownaddrs);
 	free(conf);
 }
 

@@ -223,8 +223,8 @@ struct egressd_conf {
 	struct egd_limits	 limits;
 	int			 log_facility;
 	char			 hostname[256];	/* parent: for audit records */
-	struct egd_addr		 ownaddrs[64];	/* this host's addresses */
-	int			 nownaddrs;
+	struct egd_addr		*ownaddrs;	/* this host's addresses */
+	int			 nownaddrs, maxownaddrs;
 	struct gatewaylist	 gateways;
 	struct listenerlist	 listeners;
 	struct servicelist	 services;
@@ -285,6 +285,8 @@ void			 conf_send(struct ps_chan *, const struct egressd_conf *,
 int			 conf_recv(struct egressd_conf *, struct ps_msg *,
 			    const char **);
 void			 conf_local_addrs(struct egressd_conf *);
+void			 conf_add_ownaddr(struct egressd_conf *,
+			    const struct egd_addr *);
 
 /* limits.c: connection, tunnel and rate limits shared by the workers */
 size_t			 limits_shm_size(void);

@@ -897,11 +897,31 @@ http_guard(struct hconn *hc)
 	return 0;
 }
 
+/*
+ * An IPv4-mapped IPv6 address is that IPv4 address (the kernel connects
+ * to it as such): judge and dial it in that form.
+ */
+static void
+addr_unmap(struct egd_addr *a)
+{
+	static const uint8_t	 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+
+	if (a->af == AF_INET6 && memcmp(a->addr, mapped, 12) == 0) {
+		memmove(a->addr, a->addr + 12, 4);
+		memset(a->addr + 4, 0, 12);
+		a->af = AF_INET;
+	}
+}
+
 void
 http_resolved(struct hconn *hc)
 {
 	uint32_t	*rr;
+	int		 i;
 
+	for (i = 0; i < hc->naddrs; i++)
+		addr_unmap(&hc->addrs[i]);
 	if (hc->naddrs == 0) {
 		http_deny(hc, 503, AR_DNS_FAILED, "no address");
 		return;

@@ -16,8 +16,9 @@ chmod 755 "$T"
 EGD_PID=
 cleanup() {
 	if [ -n "$EGD_PID" ] && kill -0 "$EGD_PID" 2>/dev/null; then
+		kids=$(children_of "$EGD_PID")	# before they lose their parent
 		kill -KILL "$EGD_PID" 2>/dev/null
-		for c in $(children_of "$EGD_PID"); do kill -KILL "$c" 2>/dev/null; done
+		for c in $kids; do kill -KILL "$c" 2>/dev/null; done
 	fi
 	[ -n "${EXTRA_PIDS:-}" ] && kill $EXTRA_PIDS 2>/dev/null
 	[ "${KEEP_TMP:-0}" = 1 ] && echo "# kept $T" || rm -rf "$T"
