@@ -248,6 +248,30 @@ parent_send_conf(struct child *c)
 	    sizeof(conf->gen));
 }
 
+/*
+ * What this release cannot do yet is refused at load time rather than
+ * done wrong: https and tls listeners need TLS support.
+ */
+static int
+parent_conf_supported(const struct egressd_conf *conf, const char *file,
+    int warn)
+{
+	const struct listener	*l;
+	char			 addr[64];
+	int			 errors = 0;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		if (l->proto != PROTO_HTTP) {
+			fprintf(stderr, "%s: %slisten on %s port %d %s: TLS "
+			    "listeners are not supported yet\n", file,
+			    warn ? "warning: egressd will not start: " : "",
+			    addr_ntop(&l->ss, addr, sizeof(addr)),
+			    addr_port(&l->ss), proto_name(l->proto));
+			errors++;
+		}
+	return errors ? -1 : 0;
+}
+
 /* What the parent adds to a parsed file before children see it. */
 static void
 parent_conf_prepare(struct egressd_conf *conf)
@@ -533,7 +557,10 @@ parent_reload(void)
 		log_warnx("reload: generation %u not yet in force everywhere; "
 		    "reloading again", old->gen);
 	log_info("reload: reading %s", p.opts->conffile);
-	if ((conf = parse_config(p.opts->conffile, 0)) == NULL) {
+	if ((conf = parse_config(p.opts->conffile, 0)) == NULL ||
+	    parent_conf_supported(conf, p.opts->conffile, 0) == -1) {
+		if (conf != NULL)
+			conf_free(conf);
 		log_warnx("reload: %s has errors; keeping generation %u",
 		    p.opts->conffile, old->gen);
 		return;
@@ -666,6 +693,7 @@ parent_check(struct egressd_opts *opts)
 
 	if ((conf = parse_config(opts->conffile, 0)) == NULL)
 		exit(1);
+	(void)parent_conf_supported(conf, opts->conffile, 1);
 	if (opts->verbose)
 		print_config(stdout, conf);
 	printf("configuration OK\n");
@@ -690,7 +718,8 @@ parent_main(struct egressd_opts *opts)
 		fatalx("must be started as root");
 	if (ps_self_path(p.self, sizeof(p.self)) == -1)
 		fatal("cannot find my own binary");
-	if ((p.conf = parse_config(opts->conffile, 0)) == NULL)
+	if ((p.conf = parse_config(opts->conffile, 0)) == NULL ||
+	    parent_conf_supported(p.conf, opts->conffile, 0) == -1)
 		fatalx("%s has errors", opts->conffile);
 	parent_conf_prepare(p.conf);
 	log_init(opts->debug, p.conf->log_facility);

@@ -398,6 +398,7 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 	llhttp_init(&hc->parser, HTTP_REQUEST, &req_settings);
 	hc->parser.data = hc;
 	hc->keepalive = 1;
+	hc->dns_ms = hc->connect_ms = hc->ttfb_ms = -1;
 	gettimeofday(&hc->t_start, NULL);
 	TAILQ_INSERT_TAIL(&hconns, hc, entry);
 	tv.tv_sec = hc->wc->conf->idle_timeout;
@@ -802,6 +803,12 @@ http_decide(struct hconn *hc)
 		return;
 	}
 	hc->report = hc->dec.report;
+	/* An https service port wants TLS originated: not before it exists. */
+	if (!q.connect && hc->dec.sport->proto == SPROTO_HTTPS) {
+		http_deny(hc, 502, AR_PROTOCOL,
+		    "TLS origination to this port is not available yet");
+		return;
+	}
 	if (hc->upgrade && !q.connect && !hc->dec.websocket) {
 		http_deny(hc, 403, AR_WEBSOCKET_DENIED,
 		    "no route allows websocket here");
@@ -1086,6 +1093,8 @@ http_request_end(struct hconn *hc)
 	hc->resp_chunked = hc->resp_close = 0;
 	hc->status = 0;
 	hc->bytes_in = hc->bytes_out = 0;
+	hc->dns_ms = hc->connect_ms = hc->ttfb_ms = -1;
+	hc->port = 0;
 	hc->host[0] = '\0';
 	hc->method[0] = '\0';
 	hc->scheme = NULL;

@@ -62,6 +62,11 @@ service "tunnel" {
 	port $OP tcp
 	allow private
 }
+service "tlsport" {
+	hosts { "tls.wild.test" }
+	port $CP https
+	allow private
+}
 service "closed" {
 	hosts { "closed.test" }
 	port $CP http
@@ -167,6 +172,10 @@ ok $(echo "$out" | grep -q '^hello'; echo $?) "a client that half-closes after i
 ok $([ "$(req $X "http://closed.test:$CP/small")" = 502 ] &&
     [ "$(audit_last reason authority=closed.test)" = upstream_refused ]; echo $?) "connect refused: 502 upstream_refused"
 ok $([ "$(req $X "http://nx.wild.test.invalid:$OP/small")" = 403 ]; echo $?) "(a name under no service stays 403)"
+
+ok $([ "$(req $X "http://tls.wild.test:$CP/small")" = 502 ] &&
+    [ "$(audit_last reason authority=tls.wild.test)" = protocol_mismatch ]; echo $?) \
+    "plain HTTP to an https service port is refused (no TLS origination yet): 502 protocol_mismatch"
 
 # --- HTTP/1.1 semantics ---
 req $X -H 'Connection: X-Secret, keep-alive' -H 'X-Secret: 1' -H 'Keep-Alive: 5' \

@@ -51,6 +51,12 @@ conf "$EGD_USER" "$T/root"
 refuses "Address already in use" "a port already taken"
 kill "$TAKER"; wait "$TAKER" 2>/dev/null
 
+conf "$EGD_USER" "$T/root"
+sed -i "s/port $PORT http/port $PORT https/" "$T/egressd.conf"
+refuses "TLS listeners are not supported yet" "an https listener (no TLS in this release)"
+"$EGRESSD" -n -f "$T/egressd.conf" > "$T/out" 2>&1
+ok $(grep -q "warning: egressd will not start" "$T/out"; echo $?) "egressd -n warns about it"
+
 printf 'workers 0\n' > "$T/egressd.conf"
 refuses "egressd.conf:1: " "a broken file"
 
