@@ -48,9 +48,9 @@ struct hfield {
 /* A request or response head: the text in an arena, fields indexed. */
 struct hhead {
 	char			*buf;
-	uint32_t		 len, size;
+	uint32_t		 len, size, maxsize;
 	struct hfield		*f;
-	int			 nf, maxf;
+	int			 nf, maxf, maxfields;
 	uint32_t		 urloff, urllen;	/* or status text */
 	int			 invalue;	/* last callback was a value */
 	int			 over;		/* a limit was hit: which */
@@ -135,6 +135,7 @@ struct upstream {
 	int			 keepalive;
 	int			 status;
 	int			 done;		/* response complete */
+	uint64_t		 body_left;	/* of a Content-Length body */
 	int			 gotbytes;	/* any response byte yet */
 };
 
@@ -179,5 +180,13 @@ void		 relay_tunnel_eof(struct hconn *, int);
 void		 relay_tunnel_timeout(struct hconn *, int, short);
 void		 relay_resume(struct hconn *);
 void		 relay_pool_flush(void);
+
+/* worker_control.c: the metrics listener and the control socket */
+void		 wctl_dispatch_status(struct ps_chan *, struct ps_msg *);
+void		 wctl_dispatch_admin(struct ps_chan *, struct ps_msg *);
+void		 wctl_dispatch_result(struct ps_chan *, struct ps_msg *);
+void		 wctl_conf_end(const struct egressd_conf *, uint32_t, int);
+void		 wctl_start(struct ps_chan *);
+void		 wctl_shutdown(void);
 
 #endif /* WORKER_H */

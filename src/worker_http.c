@@ -34,6 +34,7 @@
 
 #define HIGH_WATER	(256 * 1024)	/* stop reading the other side */
 #define LOW_WATER	(64 * 1024)
+#define MAX_SINGLE_IO	(256 * 1024)	/* libevent reads 16 KiB by default */
 
 /* Our own reasons to stop the request parser. */
 #define HCB_HEADERS	1
@@ -73,19 +74,65 @@ hhead_free(struct hhead *h)
 	memset(h, 0, sizeof(*h));
 }
 
+/*
+ * A head's arena starts small and doubles up to its limits (maxsize
+ * bytes, maxf fields): an idle connection costs little, a large head is
+ * still taken whole.  Fields are offsets, so growing moves nothing.
+ */
+#define HHEAD_FIRST	2048
+#define HHEAD_FIRSTF	32
+
 int
-hhead_alloc(struct hhead *h, uint32_t size, int maxf)
+hhead_alloc(struct hhead *h, uint32_t maxsize, int maxf)
 {
 	if (h->buf != NULL)
 		return 0;
-	if ((h->buf = malloc(size)) == NULL ||
-	    (h->f = calloc((size_t)maxf, sizeof(*h->f))) == NULL) {
+	h->maxsize = maxsize;
+	h->maxfields = maxf;
+	h->size = maxsize < HHEAD_FIRST ? maxsize : HHEAD_FIRST;
+	h->maxf = maxf < HHEAD_FIRSTF ? maxf : HHEAD_FIRSTF;
+	if ((h->buf = malloc(h->size)) == NULL ||
+	    (h->f = calloc((size_t)h->maxf, sizeof(*h->f))) == NULL) {
 		hhead_free(h);
 		return -1;
 	}
-	h->size = size;
-	h->maxf = maxf;
 	hhead_reset(h);
+	return 0;
+}
+
+static int
+hhead_grow(struct hhead *h, size_t need)
+{
+	size_t	 size = h->size;
+	char	*n;
+
+	if (need > h->maxsize)
+		return -1;
+	while (size < need)
+		size *= 2;
+	if (size > h->maxsize)
+		size = h->maxsize;
+	if ((n = realloc(h->buf, size)) == NULL)
+		return -1;
+	h->buf = n;
+	h->size = (uint32_t)size;
+	return 0;
+}
+
+static int
+hhead_growf(struct hhead *h)
+{
+	struct hfield	*n;
+	int		 max = h->maxf * 2;
+
+	if (h->maxf >= h->maxfields)
+		return -1;
+	if (max > h->maxfields)
+		max = h->maxfields;
+	if ((n = reallocarray(h->f, (size_t)max, sizeof(*n))) == NULL)
+		return -1;
+	h->f = n;
+	h->maxf = max;
 	return 0;
 }
 
@@ -95,12 +142,13 @@ hhead_add(struct hhead *h, int what, const char *at, size_t len)
 {
 	struct hfield	*f;
 
-	if (len > h->size - h->len) {
+	if (len > h->size - h->len &&
+	    hhead_grow(h, (size_t)h->len + len) == -1) {
 		h->over = AR_HEADER_TOO_LARGE;
 		return -1;
 	}
 	if (what == 1 && (h->nf == 0 || h->invalue)) {
-		if (h->nf == h->maxf) {
+		if (h->nf == h->maxf && hhead_growf(h) == -1) {
 			h->over = AR_HEADER_TOO_LARGE;
 			return -1;
 		}
@@ -407,6 +455,8 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 	bufferevent_setcb(hc->bev, http_read_cb, http_write_cb, http_event_cb,
 	    hc);
 	bufferevent_setwatermark(hc->bev, EV_WRITE, LOW_WATER, 0);
+	bufferevent_set_max_single_read(hc->bev, MAX_SINGLE_IO);
+	bufferevent_set_max_single_write(hc->bev, MAX_SINGLE_IO);
 	bufferevent_enable(hc->bev, EV_READ | EV_WRITE);
 	http_arm_timer(hc, hc->wc->conf->request_timeout);
 	return 0;
@@ -1101,7 +1151,11 @@ http_request_end(struct hconn *hc)
 	hc->path = NULL;
 	hc->pathlen = 0;
 	memset(&hc->dec, 0, sizeof(hc->dec));
-	hhead_reset(&hc->req);
+	/* Nothing more waiting: an idle connection keeps no arena. */
+	if (evbuffer_get_length(bufferevent_get_input(hc->bev)) == 0)
+		hhead_free(&hc->req);
+	else
+		hhead_reset(&hc->req);
 	bufferevent_enable(hc->bev, EV_READ);
 	http_feed(hc);
 }

@@ -25,6 +25,7 @@
 
 #define HIGH_WATER	(256 * 1024)
 #define LOW_WATER	(64 * 1024)
+#define MAX_SINGLE_IO	(256 * 1024)	/* libevent reads 16 KiB by default */
 #define POOL_BUCKETS	256
 #define RESP_HEAD_FIELDS 128
 
@@ -103,7 +104,19 @@ resp_on_headers(llhttp_t *p)
 	http_response_head(hc);
 	if (up->upgrade)
 		return 2;	/* no body; the rest is the tunnel */
-	return up->nobody ? 1 : 0;
+	if (up->nobody)
+		return 1;
+	/*
+	 * A body of known length is moved buffer to buffer by up_feed(),
+	 * without the parser and without copying; the parser is made new
+	 * for the next response.
+	 */
+	if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED) &&
+	    p->content_length > 0) {
+		up->body_left = p->content_length;
+		return HPE_PAUSED;
+	}
+	return 0;
 }
 
 static int
@@ -258,11 +271,14 @@ up_attach(struct hconn *hc, struct upstream *up)
 	up->done = 0;
 	up->status = 0;
 	up->gotbytes = 0;
+	up->body_left = 0;
 	llhttp_init(&up->parser, HTTP_RESPONSE, &resp_settings);
 	up->parser.data = up;
 	hhead_reset(&up->resp);
 	bufferevent_setcb(up->bev, up_read_cb, up_write_cb, up_event_cb, up);
 	bufferevent_setwatermark(up->bev, EV_WRITE, LOW_WATER, 0);
+	bufferevent_set_max_single_read(up->bev, MAX_SINGLE_IO);
+	bufferevent_set_max_single_write(up->bev, MAX_SINGLE_IO);
 	/* Waiting for the response: the route's timeout, or idle. */
 	tv.tv_sec = hc->dec.timeout ? hc->dec.timeout :
 	    hc->wc->conf->idle_timeout;
@@ -435,13 +451,28 @@ up_feed(struct upstream *up)
 	llhttp_errno_t		 err;
 	size_t			 used;
 
-	while (!up->done && evbuffer_peek(in, -1, NULL, &v, 1) >= 1 &&
-	    v.iov_len > 0) {
+	while (!up->done && evbuffer_get_length(in) > 0) {
 		if (evbuffer_get_length(bufferevent_get_output(hc->bev)) >
 		    HIGH_WATER) {
 			bufferevent_disable(up->bev, EV_READ);
 			return;
 		}
+		if (up->body_left > 0) {
+			used = evbuffer_get_length(in);
+			if (used > up->body_left)
+				used = (size_t)up->body_left;
+			evbuffer_remove_buffer(in,
+			    bufferevent_get_output(hc->bev), used);
+			hc->bytes_out += used;
+			if ((up->body_left -= used) == 0) {
+				up->keepalive = up->keepalive &&
+				    llhttp_should_keep_alive(&up->parser);
+				up->done = 1;
+			}
+			continue;
+		}
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+			break;
 		up->gotbytes = 1;
 		up->resp.bstart = v.iov_base;
 		err = llhttp_execute(&up->parser, v.iov_base, v.iov_len);

@@ -192,6 +192,10 @@ ok $([ "$(req $X --data-binary @"$T/upload" -H 'Expect: 100-continue' "http://or
 ok $([ "$(req $X "http://origin.test:$OP/chunked")" = 200 ] && [ "$(cat "$T/body")" = chunk1chunk2 ]; echo $?) "a chunked response"
 ok $([ "$(req -0 $X "http://origin.test:$OP/chunked")" = 200 ] && [ "$(cat "$T/body")" = chunk1chunk2 ]; echo $?) "a chunked response to an HTTP/1.0 client"
 ok $([ "$(req $X "http://origin.test:$OP/close")" = 200 ] && [ "$(cat "$T/body")" = until-close ]; echo $?) "a body delimited by close"
+curl -s -m 20 $X -o "$T/b1" -o "$T/b2" -o "$T/b3" "http://origin.test:$OP/big?n=1048576" \
+    "http://origin.test:$OP/big?n=3000001" "http://origin.test:$OP/small"
+ok $([ "$(stat -c %s "$T/b1")" = 1048576 ] && [ "$(stat -c %s "$T/b2")" = 3000001 ] &&
+    [ "$(cat "$T/b3")" = hello ]; echo $?) "large Content-Length bodies whole, then more requests on the same connection"
 ok $([ "$(req -I $X "http://origin.test:$OP/small")" = 200 ]; echo $?) "HEAD"
 ok $([ "$(req $X "http://origin.test:$OP/status/204")" = 204 ] && [ "$(req $X "http://origin.test:$OP/status/304")" = 304 ]; echo $?) "204 and 304 without bodies"
 n=$(curl -s -m 10 -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects} ' $X "http://origin.test:$OP/small" "http://origin.test:$OP/small" "http://origin.test:$OP/small")
