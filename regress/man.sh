@@ -1,10 +1,11 @@
 #!/bin/sh
-# Manual page tests, run by regress/run-tests: src/egressd.8 and
-# src/egressd.conf.5 pass "mandoc -T lint -W warning" without a word;
-# every keyword of the keyword table in src/parse.y is documented in
-# egressd.conf(5) as a keyword (an argument of Ic or Cm), so the page
-# cannot fall behind the grammar; and the configuration in the EXAMPLES
-# section of egressd.conf(5) is accepted by egressd -n.
+# Manual page tests, run by regress/run-tests: src/egressd.8,
+# src/egressctl.8 and src/egressd.conf.5 pass "mandoc -T lint -W
+# warning" without a word; every keyword of the keyword table in
+# src/parse.y is documented in egressd.conf(5) as a keyword (an argument
+# of Ic or Cm), so the page cannot fall behind the grammar; and the
+# configuration in the EXAMPLES section of egressd.conf(5) is accepted by
+# egressd -n.
 . "$SRCDIR/regress/lib.sh"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/egressd-man.XXXXXX") || exit 1
@@ -15,7 +16,7 @@ conf5=$SRCDIR/src/egressd.conf.5
 man8=$SRCDIR/src/egressd.8
 parse=$SRCDIR/src/parse.y
 
-for page in "$man8" "$conf5"; do
+for page in "$man8" "$conf5" "$SRCDIR/src/egressctl.8"; do
 	name=${page##*/}
 	if [ ! -f "$page" ]; then
 		fail "$name: exists"

@@ -83,9 +83,49 @@ struct audit_rec {
 	int			 dns_cached;
 };
 
+#define AUDIT_MAX	4096	/* bytes of one RFC 5424 record */
+#define AUDIT_MAXPARAMS	32	/* PARAMs of a record */
+#define AUDIT_OUT_MAX	12288	/* bytes of a record in any format */
+
+/*
+ * A record once built, handed to the sink: the RFC 5424 text and, for
+ * the formats that need them, its PARAMs one by one with their values as
+ * written but not escaped.
+ */
+struct audit_param {
+	const char		*name;
+	size_t			 voff, vlen;	/* in vals */
+};
+
+struct audit_out {
+	int			 pri;		/* facility | severity */
+	const char		*msgid;
+	char			 line[AUDIT_MAX];	/* RFC 5424 */
+	size_t			 len;
+	size_t			 msgoff;	/* where MSGID starts in line */
+	int			 full;		/* a PARAM did not fit */
+	struct audit_param	 params[AUDIT_MAXPARAMS];
+	int			 nparams;
+	char			 vals[AUDIT_MAX];
+	size_t			 vlen;
+};
+
+/* How a sink wants a record (audit_render()). */
+enum audit_fmt {
+	AFMT_SYSLOG = 0,	/* the RFC 5424 text: one datagram */
+	AFMT_LINE,		/* the same and a newline: stderr */
+	AFMT_OCTET,		/* RFC 6587 octet counting: "LEN SP TEXT" */
+	AFMT_JOURNAL,		/* journald's native protocol: one datagram */
+};
+
 const char	*audit_reason_name(int);
 void		 audit_init(const char *, int);
+void		 audit_config(const char *, int);
 void		 audit_emit(const struct audit_rec *);
-void		 audit_set_sink(void (*)(const char *, size_t));
+void		 audit_dropped(struct audit_out *, uint64_t, int);
+void		 audit_set_sink(void (*)(const struct audit_out *));
+size_t		 audit_render(const struct audit_out *, int, char *, size_t);
+size_t		 audit_journal_field(char *, size_t, const char *,
+		    const char *, size_t);
 
 #endif /* AUDIT_H */

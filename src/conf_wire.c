@@ -115,6 +115,8 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	}
 	free(rc);
 	free(mc);
+	ps_chan_compose(c, IMSG_CONF_AUDIT, 0, -1, &conf->audit,
+	    sizeof(conf->audit));
 	for (i = 0; i < conf->nownaddrs; i++) {
 		memset(&mo, 0, sizeof(mo));
 		mo.af = conf->ownaddrs[i].af;
@@ -305,6 +307,33 @@ recv_host(struct egressd_conf *conf, const struct ps_msg *m)
 }
 
 /*
+ * The audit settings, the sinks as the parent resolved them: at least
+ * one, each of a known type; the worker never reads the addresses but
+ * to compare sinks across generations.
+ */
+static int
+recv_audit(struct egressd_conf *conf, const struct ps_msg *m)
+{
+	struct audit_conf	 a;
+	const char		*why;
+	int			 i;
+
+	memcpy(&a, m->data, sizeof(a));
+	if (!STR_OK(a.sdid) || audit_sdid_valid(a.sdid, &why) == -1 ||
+	    a.nsinks < 1 || a.nsinks > EGD_AUDIT_MAXSINKS ||
+	    (a.events != AEVENTS_ALL && a.events != AEVENTS_DENIALS) ||
+	    a.buffer < EGD_AUDITBUF_MIN || a.buffer > EGD_AUDITBUF_MAX)
+		return -1;
+	for (i = 0; i < a.nsinks; i++)
+		if (!STR_OK(a.sinks[i].path) || a.sinks[i].type < ASINK_UNIX ||
+		    a.sinks[i].type > ASINK_STDERR ||
+		    a.sinks[i].sslen > sizeof(a.sinks[i].ss))
+			return -1;
+	conf->audit = a;
+	return 0;
+}
+
+/*
  * One record of a generation into conf.  Returns -1 with *why set for a
  * malformed one; the caller treats the parent channel as broken.
  */
@@ -370,6 +399,9 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 		break;
 	case IMSG_CONF_MATCH:
 		rv = recv_match(conf, m);
+		break;
+	case IMSG_CONF_AUDIT:
+		rv = recv_audit(conf, m);
 		break;
 	case IMSG_CONF_OWNADDR:
 		memcpy(&mo, m->data, sizeof(mo));

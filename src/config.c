@@ -10,6 +10,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <sys/stat.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +66,13 @@ conf_new(void)
 	conf->pool_timeout = EGRESSD_POOLTIMEOUT;
 	memset(&conf->limits, 0, sizeof(conf->limits));	/* none */
 	conf->log_facility = LOG_DAEMON;
+	strlcpy(conf->control_path, EGRESSD_CONTROL,
+	    sizeof(conf->control_path));
+	strlcpy(conf->control_group, EGRESSD_CONTROLGROUP,
+	    sizeof(conf->control_group));
+	strlcpy(conf->audit.sdid, EGRESSD_SDID, sizeof(conf->audit.sdid));
+	conf->audit.events = AEVENTS_ALL;
+	conf->audit.buffer = EGRESSD_AUDITBUF;
 	TAILQ_INIT(&conf->gateways);
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->services);
@@ -319,4 +328,145 @@ addr_equal(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
 		    sizeof(a6->sin6_addr)) == 0;
 	}
 	return 0;
+}
+
+/* ---- the audit trail's settings ------------------------------------- */
+
+/*
+ * An SD-ID of RFC 5424 (6.3.2, 7.2.2): 1 to 32 printable US-ASCII
+ * characters but '=', ' ', ']' and '"', in the form NAME@PEN; names
+ * without '@' are IANA's.  Returns -1 with *why set if it is not one.
+ */
+int
+audit_sdid_valid(const char *s, const char **why)
+{
+	const char	*at, *p;
+	size_t		 len = strlen(s);
+
+	if (len == 0) {
+		*why = "empty";
+		return -1;
+	}
+	if (len > EGD_SDID_MAX) {
+		*why = "longer than 32 characters";
+		return -1;
+	}
+	for (p = s; *p != '\0'; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '=' || *p == ']' ||
+		    *p == '"') {
+			*why = "a character that is not printable ASCII, or "
+			    "one of = ] \"";
+			return -1;
+		}
+	if ((at = strchr(s, '@')) == NULL) {
+		*why = "not NAME@PEN (names without @ are reserved to IANA)";
+		return -1;
+	}
+	if (at == s || strchr(at + 1, '@') != NULL) {
+		*why = "not NAME@PEN";
+		return -1;
+	}
+	if (at[1] == '\0' || at[1] == '0' ||
+	    strspn(at + 1, "0123456789") != strlen(at + 1)) {
+		*why = "not NAME@PEN (PEN: a private enterprise number)";
+		return -1;
+	}
+	return 0;
+}
+
+int
+audit_sink_equal(const struct audit_sink *a, const struct audit_sink *b)
+{
+	if (a->type != b->type)
+		return 0;
+	switch (a->type) {
+	case ASINK_UNIX:
+	case ASINK_JOURNALD:
+		return strcmp(a->path, b->path) == 0;
+	case ASINK_UDP:
+	case ASINK_TCP:
+		return addr_equal(&a->ss, &b->ss);
+	}
+	return 1;
+}
+
+/* A sink as log lines name it: "tcp 192.0.2.1 port 514". */
+const char *
+audit_sink_name(const struct audit_sink *s, char *buf, size_t len)
+{
+	char	abuf[64];
+
+	switch (s->type) {
+	case ASINK_UNIX:
+		snprintf(buf, len, "unix %s", s->path);
+		break;
+	case ASINK_UDP:
+	case ASINK_TCP:
+		snprintf(buf, len, "%s %s port %d", s->type == ASINK_UDP ?
+		    "udp" : "tcp", addr_ntop(&s->ss, abuf, sizeof(abuf)),
+		    addr_port(&s->ss));
+		break;
+	case ASINK_JOURNALD:
+		snprintf(buf, len, "journald");
+		break;
+	case ASINK_STDERR:
+		snprintf(buf, len, "stderr");
+		break;
+	default:
+		snprintf(buf, len, "unknown");
+	}
+	return buf;
+}
+
+/* Whether stderr is journald's stream ($JOURNAL_STREAM is "dev:ino"). */
+static int
+stderr_is_journal(void)
+{
+	struct stat	 st;
+	const char	*js;
+	char		 want[64];
+
+	if ((js = getenv("JOURNAL_STREAM")) == NULL ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	snprintf(want, sizeof(want), "%llu:%llu",
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	return strcmp(js, want) == 0;
+}
+
+/*
+ * The parent's choice when the file names no sink, at start and on
+ * reload: whatever keeps the records' structure.  With -d on a terminal
+ * or a file: stderr, one line each, as the tests and a person at a
+ * terminal want them.  Under systemd (-d with stderr going to the
+ * journal), or without -d where journald runs: journald's native
+ * protocol, with every field its own.  Otherwise the socket a syslog
+ * daemon is meant to receive them on (etc/rsyslog-egressd.conf).
+ */
+void
+audit_conf_default(struct egressd_conf *conf, int debug)
+{
+	struct audit_sink	*s;
+	struct stat		 st;
+	char			 name[160];
+
+	if (conf->audit.nsinks > 0)
+		return;
+	s = &conf->audit.sinks[0];
+	memset(s, 0, sizeof(*s));
+	if (debug && !stderr_is_journal())
+		s->type = ASINK_STDERR;
+	else if (stat(EGRESSD_JOURNALSOCK, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		s->type = ASINK_JOURNALD;
+		strlcpy(s->path, EGRESSD_JOURNALSOCK, sizeof(s->path));
+	} else if (debug)
+		s->type = ASINK_STDERR;
+	else {
+		s->type = ASINK_UNIX;
+		strlcpy(s->path, EGRESSD_AUDITSOCK, sizeof(s->path));
+	}
+	conf->audit.nsinks = 1;
+	conf->audit.defaulted = 1;
+	log_info("audit trail: no sink configured, writing to %s",
+	    audit_sink_name(s, name, sizeof(name)));
 }

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <limits.h>
 #include <stdint.h>
@@ -33,8 +34,14 @@
 #define EGRESSD_DNSMINTTL	5	/* seconds, clamp of answer TTLs */
 #define EGRESSD_DNSMAXTTL	300
 #define EGRESSD_DNSNEGTTL	5	/* seconds a failure is cached */
-#define EGRESSD_POOLIDLE	16	/* idle upstreams kept per host:port */
+#define EGRESSD_POOLIDLE	128	/* idle upstreams kept per host:port */
 #define EGRESSD_POOLTIMEOUT	30	/* seconds an upstream stays idle */
+#define EGRESSD_CONTROL		"/run/egressd/egressd.sock"
+#define EGRESSD_CONTROLGROUP	"root"
+#define EGRESSD_SDID		"audit@32473"	/* the audit records' SD-ID */
+#define EGRESSD_AUDITBUF	1048576	/* bytes queued per sink and worker */
+#define EGRESSD_AUDITSOCK	"/run/egressd/audit.sock"
+#define EGRESSD_JOURNALSOCK	"/run/systemd/journal/socket"
 
 enum listen_proto {
 	PROTO_HTTP = 0,
@@ -201,6 +208,47 @@ struct egd_limits {
 	uint32_t		 src_rate, src_burst;
 };
 
+/*
+ * Where the audit trail goes: the sinks of an "audit" block, or the one
+ * audit_conf_default() chose when it names none.  The parent opens the
+ * sockets; a worker only writes to them (worker_audit.c).
+ */
+enum audit_sink_type {
+	ASINK_UNIX = 0,		/* RFC 5424, a datagram each, to a path */
+	ASINK_UDP,		/* RFC 5424, a datagram each */
+	ASINK_TCP,		/* RFC 5424, RFC 6587 octet counting */
+	ASINK_JOURNALD,		/* journald's native protocol */
+	ASINK_STDERR,		/* RFC 5424 lines on the worker's stderr */
+};
+
+enum audit_events {
+	AEVENTS_ALL = 0,
+	AEVENTS_DENIALS,	/* DENY records only */
+};
+
+#define EGD_AUDIT_MAXSINKS	8
+#define EGD_SDID_MAX		32	/* RFC 5424: an SD-NAME's length */
+#define EGD_AUDITBUF_MIN	4096
+#define EGD_AUDITBUF_MAX	67108864
+
+struct audit_sink {
+	int			 type;		/* enum audit_sink_type */
+	char			 path[sizeof(((struct sockaddr_un *)0)->
+				    sun_path)];	/* unix, journald */
+	struct sockaddr_storage	 ss;		/* udp, tcp */
+	socklen_t		 sslen;
+};
+
+struct audit_conf {
+	int			 block;		/* an audit block was read */
+	int			 defaulted;	/* sinks chosen at start */
+	struct audit_sink	 sinks[EGD_AUDIT_MAXSINKS];
+	int			 nsinks;
+	char			 sdid[EGD_SDID_MAX + 1];
+	int			 events;	/* enum audit_events */
+	int			 buffer;	/* bytes, per sink and worker */
+};
+
 struct egressd_conf {
 	uint32_t		 gen;
 	char			 user[64];
@@ -223,6 +271,12 @@ struct egressd_conf {
 	struct egd_limits	 limits;
 	int			 log_facility;
 	char			 hostname[256];	/* parent: for audit records */
+	struct sockaddr_storage	 metrics_ss;	/* family 0: no metrics */
+	socklen_t		 metrics_sslen;
+	char			 control_path[sizeof(((struct sockaddr_un *)0)->
+				    sun_path)];
+	char			 control_group[64];
+	struct audit_conf	 audit;
 	struct egd_addr		*ownaddrs;	/* this host's addresses */
 	int			 nownaddrs, maxownaddrs;
 	struct gatewaylist	 gateways;
@@ -259,6 +313,12 @@ int			 addr_equal(const struct sockaddr_storage *,
 			    const struct sockaddr_storage *);
 int			 facility_value(const char *);
 const char		*facility_name(int);
+int			 audit_sdid_valid(const char *, const char **);
+int			 audit_sink_equal(const struct audit_sink *,
+			    const struct audit_sink *);
+const char		*audit_sink_name(const struct audit_sink *, char *,
+			    size_t);
+void			 audit_conf_default(struct egressd_conf *, int);
 
 /* addr.c: addresses, authorities, networks and host patterns */
 int			 egd_addr_parse(const char *, struct egd_addr *);
@@ -300,6 +360,7 @@ void			 limits_tunnel_close(void *);
 int			 limits_rate(const struct egd_limits *,
 			    const struct egd_addr *);
 void			 limits_totals(uint32_t *, uint32_t *);
+void			 limits_worker(int, uint32_t *, uint32_t *);
 
 /* parse.y */
 struct egressd_conf	*parse_config(const char *, int);
@@ -310,9 +371,24 @@ void			 print_config(FILE *, const struct egressd_conf *);
 
 /* parent.c */
 __attribute__((noreturn)) void parent_main(struct egressd_opts *);
+struct ps_chan		*parent_worker_chan(int);
+
+/* parent_audit.c: the audit sinks' sockets, opened for the workers */
+int			 paudit_request(int, const struct egressd_conf *,
+			    const struct ps_msg *, const char **);
 
 /* worker.c */
 __attribute__((noreturn)) void worker_main(struct egressd_opts *);
+
+/* worker_audit.c: the audit trail's queues and sinks, in a worker */
+struct audit_out;
+void			 waudit_conf(struct ps_chan *,
+			    const struct egressd_conf *);
+void			 waudit_sink(const struct audit_out *);
+void			 waudit_dispatch_sink(struct ps_chan *,
+			    struct ps_msg *);
+void			 waudit_flush(void);
+uint64_t		 waudit_dropped(void);
 
 /* helper.c */
 __attribute__((noreturn)) void helper_main(struct egressd_opts *);
@@ -327,6 +403,11 @@ void			 hdns_client_new(struct ps_chan *);
 void			 hdns_client_gone(struct ps_chan *);
 void			 hdns_dispatch_query(struct ps_chan *, struct ps_msg *);
 void			 hdns_log_stats(void);
+struct hdns_counters {
+	uint64_t		 queries, hits, misses, failures;
+	uint64_t		 entries;	/* names cached now */
+};
+void			 hdns_set_publish(void (*)(const struct hdns_counters *));
 
 /* worker_dns.c: the workers' DNS client (answers come from the helper) */
 typedef void (*wdns_cb)(void *arg, int status, const struct egd_addr *addrs,
@@ -342,6 +423,31 @@ const char		*dns_status_name(int);
 int			 resolv_load(const char *, struct sockaddr_storage *, int,
 			    char *, size_t);
 int			 resolv_conf(struct egressd_conf *, char *, size_t);
+
+/* status.c: the shared status segment (status.h), all roles */
+struct audit_rec;
+size_t			 status_shm_size(void);
+void			 status_create(void);
+void			 status_send(struct ps_chan *);
+void			 status_parent_reload(int, uint32_t, int, int);
+void			 status_parent_child(int, int, pid_t, int);
+void			 status_parent_verbose(int);
+void			 status_recv(struct ps_msg *, int, int);
+void			 status_dispatch_helper(struct ps_chan *, struct ps_msg *);
+void			 status_dns(const struct hdns_counters *);
+void			 status_count(const struct audit_rec *);
+void			 status_pool_idle(int);
+void			 status_audit_dropped(uint64_t);
+void			 status_admin_refused(void);
+void			 status_worker_gen(uint32_t);
+int			 status_svc_find(const char *);
+
+/* parent_control.c: the metrics listener and the control socket */
+int			 pctl_init(const struct egressd_conf *, char *, size_t);
+int			 pctl_reload(struct egressd_conf *);
+void			 pctl_send(struct ps_chan *);
+int			 pctl_reload_allowed(void);
+void			 pctl_close(void);
 
 /* child.c: start-up steps shared by the sandboxed roles */
 void			 child_log_sink(int, const char *);

@@ -58,6 +58,8 @@ static const struct ps_handler helper_parent_table[] = {
 	    helper_dispatch_verbose },
 	{ IMSG_WORKER_CHAN, 0, 0, PS_FD_MUST, 0, 0,
 	    helper_dispatch_worker_chan },
+	{ IMSG_STATUS, sizeof(uint64_t), sizeof(uint64_t), PS_FD_MUST, 0, 1,
+	    status_dispatch_helper },
 };
 
 static const struct ps_handler helper_worker_table[] = {
@@ -82,6 +84,7 @@ helper_main(struct egressd_opts *opts)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
 	hdns_init();	/* seeds randomness while it still can */
+	hdns_set_publish(status_dns);
 
 	/* 1. Identity and configuration from the parent. */
 	if (ps_buf_init(&h.startbuf, PS_PARENT_FD) == -1)

@@ -427,6 +427,9 @@ static struct {
 	struct hdns_stats	 stats;
 } hd;
 
+static void	(*hdns_publish_cb)(const struct hdns_counters *);
+static void	hdns_publish(void);
+
 static void	hdns_reply(struct hdns_client *, uint32_t, int,
 		    const struct egd_addr *, int, uint32_t, int);
 
@@ -620,6 +623,7 @@ hdns_conf_end(void)
 		    servers ? "nameservers" : "TTL limits",
 		    hd.cache.nentries - hd.cache.npending);
 		hdns_cache_flush(&hd.cache);
+		hdns_publish();
 	}
 }
 
@@ -820,6 +824,7 @@ hdns_reply(struct hdns_client *cl, uint32_t id, int status,
 	a.naddrs = (uint32_t)i;
 	if (status != DNS_OK)
 		hd.stats.failures++;
+	hdns_publish();
 	if (ps_chan_compose(cl->chan, IMSG_DNS_ANSWER, 0, -1, &a,
 	    sizeof(a)) == -1)
 		return;
@@ -876,6 +881,32 @@ hdns_dispatch_query(struct ps_chan *c, struct ps_msg *m)
 		hdns_lookup_start(e);
 	} else
 		hd.stats.coalesced++;
+}
+
+/*
+ * Where the counters go (the shared status, for metrics and egressctl),
+ * and when: with each answer, so that a client that has its response
+ * finds its question counted.
+ */
+void
+hdns_set_publish(void (*cb)(const struct hdns_counters *))
+{
+	hdns_publish_cb = cb;
+}
+
+static void
+hdns_publish(void)
+{
+	struct hdns_counters	n;
+
+	if (hdns_publish_cb == NULL)
+		return;
+	n.queries = hd.stats.queries;
+	n.hits = hd.stats.hits;
+	n.misses = hd.stats.misses;
+	n.failures = hd.stats.failures;
+	n.entries = hd.cache.nentries - hd.cache.npending;
+	hdns_publish_cb(&n);
 }
 
 void

@@ -270,3 +270,16 @@ limits_totals(uint32_t *conns, uint32_t *tunnels)
 	*conns = lim ? sum32(lim->conns) : 0;
 	*tunnels = lim ? sum32(lim->tunnels) : 0;
 }
+
+/* One worker's own counts, for egressctl show workers. */
+void
+limits_worker(int i, uint32_t *conns, uint32_t *tunnels)
+{
+	if (lim == NULL || i < 0 || i >= EGRESSD_MAXWORKERS) {
+		*conns = *tunnels = 0;
+		return;
+	}
+	*conns = atomic_load_explicit(&lim->conns[i], memory_order_relaxed);
+	*tunnels = atomic_load_explicit(&lim->tunnels[i],
+	    memory_order_relaxed);
+}

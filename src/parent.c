@@ -79,6 +79,9 @@ static const int parent_caps[] = {
 
 static void	 parent_dispatch_ready(struct ps_chan *, struct ps_msg *);
 static void	 parent_dispatch_log(struct ps_chan *, struct ps_msg *);
+static void	 parent_dispatch_audit(struct ps_chan *, struct ps_msg *);
+static void	 parent_dispatch_ctl_reload(struct ps_chan *, struct ps_msg *);
+static void	 parent_dispatch_ctl_verbose(struct ps_chan *, struct ps_msg *);
 static void	 parent_child_closed(struct ps_chan *, const char *);
 static void	 parent_spawn(struct child *);
 static void	 parent_sigchld(int, short, void *);
@@ -94,6 +97,13 @@ static const struct ps_handler parent_table[] = {
 	{ IMSG_LOG, sizeof(struct msg_log),
 	    sizeof(struct msg_log) + EGD_LOG_MAX, PS_FD_NONE, 0, 0,
 	    parent_dispatch_log },
+	{ IMSG_AUDIT_REQUEST, sizeof(struct msg_audit_sink),
+	    sizeof(struct msg_audit_sink), PS_FD_NONE, 0, 0,
+	    parent_dispatch_audit },
+	{ IMSG_RELOAD_REQ, 0, 0, PS_FD_NONE, 0, 0,
+	    parent_dispatch_ctl_reload },
+	{ IMSG_VERBOSE_REQ, sizeof(int32_t), sizeof(int32_t), PS_FD_NONE, 0, 0,
+	    parent_dispatch_ctl_verbose },
 };
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -243,6 +253,7 @@ parent_send_conf(struct child *c)
 			ps_chan_compose(c->chan, IMSG_CONF_LISTENER, 0, fd,
 			    &ml, sizeof(ml));
 		}
+		pctl_send(c->chan);	/* metrics, control socket */
 	}
 	ps_chan_compose(c->chan, IMSG_CONF_END, 0, -1, &conf->gen,
 	    sizeof(conf->gen));
@@ -280,6 +291,7 @@ parent_conf_prepare(struct egressd_conf *conf)
 		strlcpy(conf->hostname, "-", sizeof(conf->hostname));
 	conf->hostname[sizeof(conf->hostname) - 1] = '\0';
 	conf_local_addrs(conf);
+	audit_conf_default(conf, p.opts->debug);
 }
 
 /* A direct channel between worker w and the helper, when both run. */
@@ -295,6 +307,15 @@ parent_wire(struct child *w)
 	ps_chan_compose(w->chan, IMSG_HELPER_CHAN, 0, sp[0], NULL, 0);
 	ps_chan_compose(p.helper.chan, IMSG_WORKER_CHAN,
 	    (uint32_t)w->instance, sp[1], NULL, 0);
+}
+
+/* The channel to worker n, or NULL: for answers that come later. */
+struct ps_chan *
+parent_worker_chan(int n)
+{
+	if (n < 0 || n >= EGRESSD_MAXWORKERS)
+		return NULL;
+	return p.workers[n].chan;
 }
 
 /* ---- children ---------------------------------------------------------- */
@@ -341,6 +362,8 @@ parent_spawn(struct child *c)
 	strlcpy(mi.chroot, p.conf->chroot, sizeof(mi.chroot));
 	mi.verbose = log_getverbose();
 	ps_chan_compose(c->chan, IMSG_INIT, 0, -1, &mi, sizeof(mi));
+	status_send(c->chan);
+	status_parent_child(c->role, c->instance, c->pid, 0);
 	if (c->role == ROLE_WORKER) {
 		uint64_t	size = limits_shm_size();
 		int		fd;
@@ -425,6 +448,8 @@ parent_child_died(struct child *c, int status)
 		ps_chan_free(c->chan);
 		c->chan = NULL;
 	}
+	status_parent_child(c->role, c->instance, 0,
+	    !p.stopping && !c->retiring);
 	if (p.stopping || c->retiring) {
 		log_debug("%s %s", label, how);
 		if (c->retiring && c->role == ROLE_WORKER)
@@ -510,6 +535,19 @@ parent_dispatch_log(struct ps_chan *ch, struct ps_msg *m)
 	syslog(ml.pri, "%s", line);
 }
 
+/* A worker asks for a new socket to an audit sink (parent_audit.c). */
+static void
+parent_dispatch_audit(struct ps_chan *ch, struct ps_msg *m)
+{
+	struct child	*c = ch->arg;
+	const char	*why;
+
+	if (c->role != ROLE_WORKER)
+		ps_chan_fail(ch, "audit request from the helper");
+	else if (paudit_request(c->instance, p.conf, m, &why) == -1)
+		ps_chan_fail(ch, why);
+}
+
 static int
 parent_all_at(uint32_t gen)
 {
@@ -578,7 +616,7 @@ parent_reload(void)
 		strlcpy(conf->user, old->user, sizeof(conf->user));
 		strlcpy(conf->chroot, old->chroot, sizeof(conf->chroot));
 	}
-	if (parent_listen(conf, old) == -1) {
+	if (parent_listen(conf, old) == -1 || pctl_reload(conf) == -1) {
 		parent_unlisten(conf, old);
 		conf_free(conf);
 		log_warnx("reload: cannot listen; keeping generation %u",
@@ -621,7 +659,74 @@ parent_reload(void)
 static void
 parent_sighup(int sig, short ev, void *arg)
 {
+	uint32_t	gen = p.conf->gen;
+
+	if (p.stopping)
+		return;
 	parent_reload();
+	status_parent_reload(p.conf->gen != gen, p.conf->gen, p.nworkers, 0);
+}
+
+/*
+ * egressctl reload, forwarded by the worker that took the request: the
+ * same reload as SIGHUP, one a second at most, answered to that worker
+ * with the generation loaded.  Only workers serve the control socket.
+ */
+static void
+parent_dispatch_ctl_reload(struct ps_chan *ch, struct ps_msg *m)
+{
+	struct child		*c = ch->arg;
+	struct msg_ctl_result	 r;
+	uint32_t		 gen = p.conf->gen;
+
+	if (c->role != ROLE_WORKER) {
+		ps_chan_fail(ch, "reload request from the helper");
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	if (p.stopping)
+		r.status = CTL_RELOAD_STOPPING;
+	else if (!pctl_reload_allowed()) {
+		log_warnx("reload asked by egressctl (worker %d): refused, "
+		    "less than a second after the last one", c->instance);
+		r.status = CTL_RELOAD_BUSY;
+	} else {
+		log_info("reload asked by egressctl (worker %d)",
+		    c->instance);
+		parent_sighup(SIGHUP, 0, NULL);
+		r.status = p.conf->gen != gen ? CTL_RELOAD_OK :
+		    CTL_RELOAD_FAILED;
+	}
+	r.gen = p.conf->gen;
+	ps_chan_compose(ch, IMSG_RELOAD_RESULT, m->hdr.peerid, -1, &r,
+	    sizeof(r));
+}
+
+/* egressctl log verbose|brief: the parent's level, then every child's. */
+static void
+parent_dispatch_ctl_verbose(struct ps_chan *ch, struct ps_msg *m)
+{
+	struct child	*c = ch->arg;
+	int32_t		 v;
+	int		 i, level;
+
+	memcpy(&v, m->data, sizeof(v));
+	if (c->role != ROLE_WORKER || (v != 0 && v != 1)) {
+		ps_chan_fail(ch, "bad log verbosity request");
+		return;
+	}
+	level = v;
+	log_info("log %s, asked by egressctl (worker %d)",
+	    level ? "verbose" : "brief", c->instance);
+	log_setverbose(level);
+	status_parent_verbose(level);
+	if (p.helper.chan != NULL)
+		ps_chan_compose(p.helper.chan, IMSG_VERBOSE, 0, -1, &level,
+		    sizeof(level));
+	for (i = 0; i < EGRESSD_MAXWORKERS; i++)
+		if (p.workers[i].chan != NULL)
+			ps_chan_compose(p.workers[i].chan, IMSG_VERBOSE, 0,
+			    -1, &level, sizeof(level));
 }
 
 static void
@@ -672,6 +777,7 @@ parent_sigterm(int sig, short ev, void *arg)
 			close(l->fd);
 			l->fd = -1;
 		}
+	pctl_close();
 	for (i = 0; i < EGRESSD_MAXWORKERS; i++)
 		if (p.workers[i].chan != NULL)
 			ps_chan_compose(p.workers[i].chan, IMSG_SHUTDOWN, 0,
@@ -738,8 +844,12 @@ parent_main(struct egressd_opts *opts)
 	if ((p.shmfd = ps_shm_create("egressd-limits", limits_shm_size())) ==
 	    -1)
 		fatal("shared memory");
+	status_create();
 	if (parent_listen(p.conf, NULL) == -1)
 		fatalx("cannot listen on every address; exiting");
+	/* Owning the control socket takes CAP_CHOWN: before the drop. */
+	if (pctl_init(p.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 
 	if ((p.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
@@ -761,6 +871,8 @@ parent_main(struct egressd_opts *opts)
 
 	p.helper.role = ROLE_HELPER;
 	p.nworkers = conf_workers(p.conf);
+	status_parent_reload(1, p.conf->gen, p.nworkers, 1);
+	status_parent_verbose(log_getverbose());
 	for (i = 0; i < EGRESSD_MAXWORKERS; i++) {
 		p.workers[i].role = ROLE_WORKER;
 		p.workers[i].instance = i;

@@ -196,6 +196,16 @@ static void	 ref_add(int, const YYLTYPE *, struct route *,
 static void	 check_refs(void);
 static int	 registered(const char *, uint16_t);
 static void	 check_global(void);
+static void	 metrics_listen(const YYLTYPE *, const YYLTYPE *, const char *,
+		    long long);
+static void	 control_socket(const YYLTYPE *, const YYLTYPE *, const char *,
+		    const char *);
+static void	 check_metrics(void);
+static void	 audit_open(const YYLTYPE *);
+static void	 audit_close(void);
+static void	 audit_sink_add(const YYLTYPE *, const YYLTYPE *, int,
+		    const char *, long long);
+static void	 audit_sdid(const YYLTYPE *, const char *);
 
 /* The parse in progress. */
 static struct egressd_conf	*conf;
@@ -235,6 +245,8 @@ static struct egd_cidr		*curfrom;	/* where "from" adds networks */
 static int			*curnfrom;
 static uint32_t			 ngateways, nlisteners, nservices, nroutes;
 static uint32_t			 nmatches;
+static int			 inaudit;	/* in the audit block */
+static YYLTYPE			 audit_loc;	/* the first audit block */
 
 static struct {
 	unsigned char		 pushback[LEX_PUSHBACK];
@@ -256,17 +268,19 @@ static struct {
 }
 
 %token	ACTION ALLOW AUTHORITY AUTO BURST CHROOT CONNECT CONNECTIONS DNS
+%token	ALL AUDIT BUFFER DENIALS EVENTS JOURNALD SDID SINK STDERR UDP UNIX
 %token	DRAIN ENDPOINT ENFORCE FACILITY FORWARD FROM GATEWAY HEADER HEADERS
 %token	HOSTS HTTP HTTPS IDLE INCLUDE LENGTH LIMIT LISTEN LOG MATCH MAX
 %token	METHOD MIN NAMESERVER NEGATIVE ON PATH PER POOL PORT PREFIX PRIVATE
 %token	RATE REPORT REQUEST RESOLUTION RESOLVER RETRIES REWRITE ROUTE
 %token	SERVICE SIZE SOURCE STATIC TCP TIMEOUT TLS TO TTL TUNNELS URI USER
 %token	WEBSOCKET WEIGHT WORKERS
+%token	CONTROL GROUP METRICS SOCKET
 %token	ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<number>	port optport proto svcproto optweight optburst persource
-%type	<string>	optlabel
+%type	<string>	optlabel optgroup
 
 %%
 
@@ -400,6 +414,16 @@ global		: USER STRING			{
 			/* "user" is a keyword, and a facility too. */
 			set_facility(&@3, "user");
 		}
+		| METRICS LISTEN ON STRING port	{
+			metrics_listen(&@1, &@4, $4, $5);
+		}
+		| CONTROL SOCKET STRING optgroup {
+			control_socket(&@3, &@4, $3, $4);
+		}
+		;
+
+optgroup	: /* empty */			{ $$ = NULL; }
+		| GROUP STRING			{ $$ = $2; }
 		;
 
 /* 0: none given; -1: out of range, already reported. */
@@ -421,6 +445,7 @@ persource	: /* empty */			{ $$ = 0; }
 block		: gateway
 		| service
 		| route
+		| audit
 		;
 
 gateway		: GATEWAY STRING		{
@@ -496,6 +521,55 @@ svcopt		: hosts
 			svc->allow_private = 1;
 		}
 		| from
+		;
+
+/* Where the audit trail goes, and what it holds. */
+audit		: AUDIT				{
+			audit_open(&@1);
+		} optnl '{' optnl auditbody	{
+			audit_close();
+		}
+		;
+
+auditbody	: auditopts '}'
+		| auditopts auditopt '}'
+		;
+
+auditopts	: /* empty */
+		| auditopts auditopt nl
+		| auditopts error nl		{
+			yyerrok;
+		}
+		;
+
+auditopt	: SINK UNIX STRING		{
+			audit_sink_add(&@1, &@3, ASINK_UNIX, $3, -1);
+		}
+		| SINK UDP STRING port		{
+			audit_sink_add(&@1, &@3, ASINK_UDP, $3, $4);
+		}
+		| SINK TCP STRING port		{
+			audit_sink_add(&@1, &@3, ASINK_TCP, $3, $4);
+		}
+		| SINK JOURNALD			{
+			audit_sink_add(&@1, &@2, ASINK_JOURNALD, NULL, -1);
+		}
+		| SINK STDERR			{
+			audit_sink_add(&@1, &@2, ASINK_STDERR, NULL, -1);
+		}
+		| SDID STRING			{
+			audit_sdid(&@2, $2);
+		}
+		| EVENTS ALL			{
+			conf->audit.events = AEVENTS_ALL;
+		}
+		| EVENTS DENIALS		{
+			conf->audit.events = AEVENTS_DENIALS;
+		}
+		| BUFFER NUMBER			{
+			set_number(&@2, "buffer", &conf->audit.buffer, $2,
+			    EGD_AUDITBUF_MIN, EGD_AUDITBUF_MAX);
+		}
 		;
 
 svcproto	: HTTP				{ $$ = SPROTO_HTTP; }
@@ -784,6 +858,10 @@ takes_name(int tok)
 	case TO:
 	case METHOD:
 	case HEADER:
+	case UNIX:
+	case SDID:
+	case SOCKET:
+	case GROUP:
 	case '=':
 		return 1;
 	}
@@ -930,21 +1008,28 @@ static const struct keyword {
 } keywords[] = {
 	/* Sorted: looked up with bsearch(3).  egressd.conf(5) has each. */
 	{ "action",		ACTION },
+	{ "all",		ALL },
 	{ "allow",		ALLOW },
+	{ "audit",		AUDIT },
 	{ "authority",		AUTHORITY },
 	{ "auto",		AUTO },
+	{ "buffer",		BUFFER },
 	{ "burst",		BURST },
 	{ "chroot",		CHROOT },
 	{ "connect",		CONNECT },
 	{ "connections",	CONNECTIONS },
+	{ "control",		CONTROL },
+	{ "denials",		DENIALS },
 	{ "dns",		DNS },
 	{ "drain",		DRAIN },
 	{ "endpoint",		ENDPOINT },
 	{ "enforce",		ENFORCE },
+	{ "events",		EVENTS },
 	{ "facility",		FACILITY },
 	{ "forward",		FORWARD },
 	{ "from",		FROM },
 	{ "gateway",		GATEWAY },
+	{ "group",		GROUP },
 	{ "header",		HEADER },
 	{ "headers",		HEADERS },
 	{ "hosts",		HOSTS },
@@ -952,6 +1037,7 @@ static const struct keyword {
 	{ "https",		HTTPS },
 	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
+	{ "journald",		JOURNALD },
 	{ "length",		LENGTH },
 	{ "limit",		LIMIT },
 	{ "listen",		LISTEN },
@@ -959,6 +1045,7 @@ static const struct keyword {
 	{ "match",		MATCH },
 	{ "max",		MAX },
 	{ "method",		METHOD },
+	{ "metrics",		METRICS },
 	{ "min",		MIN },
 	{ "nameserver",		NAMESERVER },
 	{ "negative",		NEGATIVE },
@@ -977,16 +1064,22 @@ static const struct keyword {
 	{ "retries",		RETRIES },
 	{ "rewrite",		REWRITE },
 	{ "route",		ROUTE },
+	{ "sd-id",		SDID },
 	{ "service",		SERVICE },
+	{ "sink",		SINK },
 	{ "size",		SIZE },
+	{ "socket",		SOCKET },
 	{ "source",		SOURCE },
 	{ "static",		STATIC },
+	{ "stderr",		STDERR },
 	{ "tcp",		TCP },
 	{ "timeout",		TIMEOUT },
 	{ "tls",		TLS },
 	{ "to",			TO },
 	{ "ttl",		TTL },
 	{ "tunnels",		TUNNELS },
+	{ "udp",		UDP },
+	{ "unix",		UNIX },
 	{ "uri",		URI },
 	{ "user",		USER },
 	{ "websocket",		WEBSOCKET },
@@ -1531,7 +1624,7 @@ nameserver_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 static int
 in_block(void)
 {
-	return gw != NULL || svc != NULL || rt != NULL;
+	return gw != NULL || svc != NULL || rt != NULL || inaudit;
 }
 
 /* After a syntax error at top level: whatever block it was in is over. */
@@ -1542,6 +1635,7 @@ block_abandon(void)
 	svc = NULL;
 	rt = NULL;
 	rm = NULL;
+	inaudit = 0;
 	curhosts = NULL;
 	curfrom = NULL;
 	curnfrom = NULL;
@@ -2159,6 +2253,99 @@ rewrite_prefix(const YYLTYPE *loc, const char *s)
 	}
 }
 
+/* ---- the audit block --------------------------------------------------- */
+
+/* One audit block a file; its settings apply to every worker. */
+static void
+audit_open(const YYLTYPE *loc)
+{
+	if (conf->audit.block)
+		conf_error(loc, "audit block given twice (first at %s:%d)",
+		    audit_loc.file, audit_loc.line);
+	else
+		audit_loc = *loc;
+	conf->audit.block = 1;
+	inaudit = 1;
+}
+
+static void
+audit_close(void)
+{
+	block_abandon();
+}
+
+/*
+ * sink unix PATH, sink udp|tcp ADDRESS port N, sink journald, sink
+ * stderr.  port 0: out of range, already reported.
+ */
+static void
+audit_sink_add(const YYLTYPE *loc, const YYLTYPE *argloc, int type,
+    const char *arg, long long port)
+{
+	struct audit_sink	 s;
+	struct egd_addr		 a;
+	char			 pname[LEX_TEXTMAX], name[160];
+	int			 i;
+
+	memset(&s, 0, sizeof(s));
+	s.type = type;
+	switch (type) {
+	case ASINK_UNIX:
+		printable(pname, sizeof(pname), arg);
+		if (*arg == '\0') {
+			conf_error(argloc, "sink unix: empty path");
+			return;
+		}
+		if (*arg != '/') {
+			conf_error(argloc, "sink unix: not an absolute path: "
+			    "%s", pname);
+			return;
+		}
+		if (strlen(arg) >= sizeof(s.path)) {
+			conf_error(argloc, "sink unix: path too long (%zu "
+			    "bytes, at most %zu)", strlen(arg),
+			    sizeof(s.path) - 1);
+			return;
+		}
+		strlcpy(s.path, arg, sizeof(s.path));
+		break;
+	case ASINK_JOURNALD:
+		strlcpy(s.path, EGRESSD_JOURNALSOCK, sizeof(s.path));
+		break;
+	case ASINK_UDP:
+	case ASINK_TCP:
+		if (addr_get(argloc, arg, &a) == -1 || port == 0)
+			return;
+		s.sslen = egd_addr_to_sa(&a, (uint16_t)port, &s.ss);
+		break;
+	}
+	for (i = 0; i < conf->audit.nsinks; i++)
+		if (audit_sink_equal(&conf->audit.sinks[i], &s)) {
+			conf_error(loc, "duplicate sink %s",
+			    audit_sink_name(&s, name, sizeof(name)));
+			return;
+		}
+	if (conf->audit.nsinks >= EGD_AUDIT_MAXSINKS) {
+		conf_error(loc, "too many sinks (at most %d)",
+		    EGD_AUDIT_MAXSINKS);
+		return;
+	}
+	conf->audit.sinks[conf->audit.nsinks++] = s;
+}
+
+static void
+audit_sdid(const YYLTYPE *loc, const char *s)
+{
+	const char	*why;
+	char		 pname[LEX_TEXTMAX];
+
+	printable(pname, sizeof(pname), s);
+	if (audit_sdid_valid(s, &why) == -1)
+		conf_error(loc, "invalid sd-id \"%s\": %s", pname, why);
+	else
+		strlcpy(conf->audit.sdid, s, sizeof(conf->audit.sdid));
+}
+
 /* ---- checks of the whole file ---------------------------------------- */
 
 static void
@@ -2280,6 +2467,67 @@ check_global(void)
 	if (dnsttl_set && conf->dns_min_ttl > conf->dns_max_ttl)
 		conf_error(&dnsttl_loc, "dns min ttl %d is greater than dns "
 		    "max ttl %d", conf->dns_min_ttl, conf->dns_max_ttl);
+	check_metrics();
+}
+
+/* ---- metrics and control ----------------------------------------------- */
+
+static YYLTYPE	metrics_loc;	/* the last "metrics listen on" */
+
+/* ADDRESS is an IPv4 or IPv6 literal, or * for 0.0.0.0; the last wins. */
+static void
+metrics_listen(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
+    long long port)
+{
+	struct egd_addr	a;
+
+	if (strcmp(addr, "*") == 0)
+		egd_addr_parse("0.0.0.0", &a);
+	else if (addr_get(addrloc, addr, &a) == -1)
+		return;
+	if (port == 0)
+		return;		/* already reported */
+	conf->metrics_sslen = egd_addr_to_sa(&a, (uint16_t)port,
+	    &conf->metrics_ss);
+	metrics_loc = *loc;
+}
+
+/* Checked at the end: gateways may come later in the file. */
+static void
+check_metrics(void)
+{
+	const struct listener	*l;
+	const struct gateway	*g;
+	char			 abuf[INET6_ADDRSTRLEN];
+
+	if (conf->metrics_ss.ss_family == 0)
+		return;
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (!addr_equal(&l->ss, &conf->metrics_ss))
+			continue;
+		TAILQ_FOREACH(g, &conf->gateways, entry)
+			if (g->id == l->gateway)
+				break;
+		conf_error(&metrics_loc, "metrics listen on %s port %d: "
+		    "gateway \"%s\" listens there", addr_ntop(&l->ss, abuf,
+		    sizeof(abuf)), addr_port(&l->ss), g != NULL ? g->name : "");
+		return;
+	}
+}
+
+/* The group is looked up when egressd starts, as the user is. */
+static void
+control_socket(const YYLTYPE *loc, const YYLTYPE *grouploc, const char *path,
+    const char *group)
+{
+	set_path(loc, "control socket", conf->control_path,
+	    sizeof(conf->control_path), path);
+	if (group == NULL)
+		strlcpy(conf->control_group, EGRESSD_CONTROLGROUP,
+		    sizeof(conf->control_group));
+	else
+		set_string(grouploc, "control socket group",
+		    conf->control_group, sizeof(conf->control_group), group);
 }
 
 /* ---- entry point ----------------------------------------------------- */
@@ -2304,6 +2552,7 @@ parse_config(const char *filename, int flags)
 	errors = 0;
 	block_abandon();
 	ngateways = nlisteners = nservices = nroutes = nmatches = 0;
+	memset(&audit_loc, 0, sizeof(audit_loc));
 	nrefs = 0;
 	dnsttl_set = 0;
 	memset(&lex, 0, sizeof(lex));

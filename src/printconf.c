@@ -25,6 +25,8 @@ static void	print_hosts(FILE *, const struct hostlist *);
 static void	print_from(FILE *, const struct egd_cidr *, int);
 static void	print_global(FILE *, const struct egressd_conf *);
 static void	print_limits(FILE *, const struct egd_limits *);
+static void	print_audit(FILE *, const struct audit_conf *);
+static void	print_admin(FILE *, const struct egressd_conf *);
 static void	print_gateway(FILE *, const struct egressd_conf *,
 		    const struct gateway *);
 static void	print_service(FILE *, const struct service *);
@@ -151,6 +153,28 @@ print_global(FILE *fp, const struct egressd_conf *conf)
 	if ((fac = facility_name(conf->log_facility)) == NULL)
 		fac = "daemon";
 	fprintf(fp, "log facility %s\n", fac);
+	print_admin(fp, conf);
+}
+
+/* The control socket always (it has defaults); metrics when set. */
+static void
+print_admin(FILE *fp, const struct egressd_conf *conf)
+{
+	char	abuf[INET6_ADDRSTRLEN];
+
+	if (conf->metrics_ss.ss_family != 0) {
+		addr_ntop(&conf->metrics_ss, abuf, sizeof(abuf));
+		if (conf->metrics_ss.ss_family == AF_INET6)
+			fprintf(fp, "metrics listen on \"%s\"", abuf);
+		else
+			fprintf(fp, "metrics listen on %s", abuf);
+		fprintf(fp, " port %d\n", addr_port(&conf->metrics_ss));
+	}
+	fputs("control socket ", fp);
+	print_string(fp, conf->control_path);
+	fputs(" group ", fp);
+	print_string(fp, conf->control_group);
+	fputc('\n', fp);
 }
 
 /* Limits are off unless set (0): there is no keyword for "none". */
@@ -171,6 +195,53 @@ print_limits(FILE *fp, const struct egd_limits *l)
 	if (l->src_rate != 0)
 		fprintf(fp, "limit rate %u burst %u per source\n",
 		    l->src_rate, l->src_burst);
+}
+
+/*
+ * The audit block, when the file has one: its sinks as given (a default
+ * sink is chosen at start, not printed), then every setting.
+ */
+static void
+print_audit(FILE *fp, const struct audit_conf *a)
+{
+	const struct audit_sink	*s;
+	struct egd_addr		 ea;
+	uint16_t		 port;
+	int			 i;
+
+	if (!a->block)
+		return;
+	fputs("\naudit {\n", fp);
+	for (i = 0; !a->defaulted && i < a->nsinks; i++) {
+		s = &a->sinks[i];
+		switch (s->type) {
+		case ASINK_UNIX:
+			fputs("\tsink unix ", fp);
+			print_string(fp, s->path);
+			fputc('\n', fp);
+			break;
+		case ASINK_UDP:
+		case ASINK_TCP:
+			egd_addr_from_sa((const struct sockaddr *)&s->ss, &ea,
+			    &port);
+			fprintf(fp, "\tsink %s ", s->type == ASINK_UDP ?
+			    "udp" : "tcp");
+			print_addr(fp, &ea);
+			fprintf(fp, " port %u\n", port);
+			break;
+		case ASINK_JOURNALD:
+			fputs("\tsink journald\n", fp);
+			break;
+		case ASINK_STDERR:
+			fputs("\tsink stderr\n", fp);
+			break;
+		}
+	}
+	fputs("\tsd-id ", fp);
+	print_string(fp, a->sdid);
+	fprintf(fp, "\n\tevents %s\n", a->events == AEVENTS_DENIALS ?
+	    "denials" : "all");
+	fprintf(fp, "\tbuffer %d\n}\n", a->buffer);
 }
 
 /* IPv6 listen addresses are quoted, the form egressd.conf(5) shows. */
@@ -325,6 +396,7 @@ print_config(FILE *fp, const struct egressd_conf *conf)
 	const struct route	*r;
 
 	print_global(fp, conf);
+	print_audit(fp, &conf->audit);
 	TAILQ_FOREACH(g, &conf->gateways, entry)
 		print_gateway(fp, conf, g);
 	TAILQ_FOREACH(s, &conf->services, entry)

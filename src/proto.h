@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	3
+#define EGD_PROTO_VERSION	5
 
 enum egd_imsg {
 	IMSG_NONE = 0,
@@ -25,6 +25,7 @@ enum egd_imsg {
 	IMSG_CONF_END,		/* uint32_t generation: apply it */
 	IMSG_SHUTDOWN,		/* none: stop accepting, drain, exit */
 	IMSG_VERBOSE,		/* int: log verbosity */
+	IMSG_STATUS,		/* uint64_t size + the status segment; once */
 
 	/* parent -> worker */
 	IMSG_HELPER_CHAN,	/* none + socket to the helper */
@@ -34,6 +35,10 @@ enum egd_imsg {
 	IMSG_CONF_ROUTE,	/* struct route, lists zeroed */
 	IMSG_CONF_MATCH,	/* struct route_match, list entry zeroed */
 	IMSG_CONF_OWNADDR,	/* struct msg_ownaddr: an address of this host */
+	IMSG_CONF_AUDIT,	/* struct audit_conf: audit settings, sinks */
+	IMSG_AUDIT_SINK,	/* struct msg_audit_sink + a connected socket */
+	IMSG_CONF_ADMIN,	/* struct msg_admin + metrics/control socket */
+	IMSG_RELOAD_RESULT,	/* struct msg_ctl_result, peerid as asked */
 
 	/* parent -> helper */
 	IMSG_WORKER_CHAN,	/* none + socket to worker peerid */
@@ -43,11 +48,34 @@ enum egd_imsg {
 	IMSG_READY,		/* uint32_t generation now in force */
 	IMSG_LOG,		/* struct msg_log + text: a log line */
 
+	/* worker -> parent */
+	IMSG_AUDIT_REQUEST,	/* struct msg_audit_sink: a new socket to it */
+	IMSG_RELOAD_REQ,	/* none, peerid a control client: reload */
+	IMSG_VERBOSE_REQ,	/* int32_t: 0 brief, 1 verbose; peerid too */
+
 	/* worker <-> helper */
 	IMSG_HELPER_PING,	/* uint32_t: worker -> helper, liveness */
 	IMSG_HELPER_PONG,	/* uint32_t: helper -> worker, the same */
 	IMSG_DNS_QUERY,		/* struct msg_dns_query: worker -> helper */
 	IMSG_DNS_ANSWER,	/* struct msg_dns_answer: helper -> worker */
+
+	/*
+	 * egressctl <-> worker, on the control socket.  Numbered apart and
+	 * never renumbered, so that any egressctl's HELLO is understood
+	 * and refused with a clear answer when its version differs.
+	 * Requests carry uint32_t flags (CTL_F_*).
+	 */
+	IMSG_CTL_HELLO = 1000,	/* uint32_t EGD_PROTO_VERSION: first, once */
+	IMSG_CTL_TEXT,		/* text, no NUL: worker -> egressctl, a piece */
+	IMSG_CTL_END,		/* int32_t enum ctl_status: answer complete */
+	IMSG_CTL_SHOW_SUMMARY,	/* uint32_t flags: egressctl -> worker */
+	IMSG_CTL_SHOW_SERVICES,	/* uint32_t flags */
+	IMSG_CTL_SHOW_ROUTES,	/* uint32_t flags */
+	IMSG_CTL_SHOW_WORKERS,	/* uint32_t flags */
+	IMSG_CTL_SHOW_DNS,	/* uint32_t flags */
+	IMSG_CTL_RELOAD,	/* uint32_t flags: answered after the parent */
+	IMSG_CTL_LOG_VERBOSE,	/* uint32_t flags */
+	IMSG_CTL_LOG_BRIEF,	/* uint32_t flags */
 
 	IMSG_MAX
 };
@@ -146,6 +174,45 @@ struct msg_listener {
 	uint32_t	 proto;
 	uint32_t	 sslen;
 	struct sockaddr_storage ss;
+};
+
+/* An audit sink: its index in the sinks of generation gen. */
+struct msg_audit_sink {
+	uint32_t	 gen;
+	uint32_t	 sink;
+};
+
+enum admin_kind {
+	ADMIN_METRICS = 1,	/* metrics listen on: HTTP, GET /metrics */
+	ADMIN_CONTROL,		/* control socket: egressctl */
+};
+
+struct msg_admin {
+	uint32_t	 kind;		/* enum admin_kind */
+	uint32_t	 gid;		/* control: the group allowed */
+	uint32_t	 sslen;		/* metrics: the address */
+	struct sockaddr_storage ss;
+};
+
+enum ctl_reload {
+	CTL_RELOAD_OK = 0,	/* a new generation was loaded */
+	CTL_RELOAD_FAILED,	/* the file has errors: generation kept */
+	CTL_RELOAD_BUSY,	/* less than a second after the last one */
+	CTL_RELOAD_STOPPING,
+};
+
+struct msg_ctl_result {
+	int32_t		 status;	/* enum ctl_reload */
+	uint32_t	 gen;		/* the generation loaded after it */
+};
+
+#define CTL_F_JSON	0x1	/* request flag: answer in JSON */
+
+enum ctl_status {
+	CTL_OK = 0,
+	CTL_ERROR,		/* the text says why */
+	CTL_VERSION,		/* protocol version mismatch */
+	CTL_DENIED,		/* neither root nor the control group */
 };
 
 struct msg_log {

@@ -16,6 +16,9 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -37,7 +40,6 @@ static struct {
 	int			 have_init;
 	int			 started;	/* first generation in force */
 	int			 stopping;
-	int			 debug;
 	struct wconf		*cur, *pending;
 	unsigned int		 nconns;
 	int			 paused;	/* accept paused: at the limit */
@@ -72,6 +74,13 @@ static const struct ps_handler worker_parent_table[] = {
 	    PS_FD_NONE, 0, 1, worker_dispatch_init },
 	{ IMSG_SHM, sizeof(uint64_t), sizeof(uint64_t), PS_FD_MUST, 0, 1,
 	    worker_dispatch_shm },
+	{ IMSG_STATUS, sizeof(uint64_t), sizeof(uint64_t), PS_FD_MUST, 0, 1,
+	    wctl_dispatch_status },
+	{ IMSG_CONF_ADMIN, sizeof(struct msg_admin), sizeof(struct msg_admin),
+	    PS_FD_MUST, 0, 0, wctl_dispatch_admin },
+	{ IMSG_RELOAD_RESULT, sizeof(struct msg_ctl_result),
+	    sizeof(struct msg_ctl_result), PS_FD_NONE, 0, 0,
+	    wctl_dispatch_result },
 	{ IMSG_CONF_BEGIN, sizeof(struct msg_conf_global),
 	    sizeof(struct msg_conf_global), PS_FD_NONE, 0, 0,
 	    worker_dispatch_conf_begin },
@@ -82,6 +91,10 @@ static const struct ps_handler worker_parent_table[] = {
 	CONF_ROW(IMSG_CONF_ROUTE, struct route),
 	CONF_ROW(IMSG_CONF_MATCH, struct route_match),
 	CONF_ROW(IMSG_CONF_OWNADDR, struct msg_ownaddr),
+	CONF_ROW(IMSG_CONF_AUDIT, struct audit_conf),
+	{ IMSG_AUDIT_SINK, sizeof(struct msg_audit_sink),
+	    sizeof(struct msg_audit_sink), PS_FD_MUST, 0, 0,
+	    waudit_dispatch_sink },
 	{ IMSG_CONF_LISTENER, sizeof(struct msg_listener),
 	    sizeof(struct msg_listener), PS_FD_MUST, 0, 0,
 	    worker_dispatch_listener },
@@ -117,29 +130,12 @@ worker_regress_forbidden(int sig)
 }
 #endif
 
-/* Audit records: stderr with -d, else to the parent's log. */
-static void
-worker_audit_sink(const char *line, size_t len)
-{
-	char	buf[4200];
-
-	if (w.debug) {
-		if (len > sizeof(buf) - 1)
-			len = sizeof(buf) - 1;
-		memcpy(buf, line, len);
-		buf[len++] = '\n';
-		(void)write(STDERR_FILENO, buf, len);
-	} else
-		child_log_sink(LOG_INFO, line);
-}
-
 __attribute__((noreturn)) void
 worker_main(struct egressd_opts *opts)
 {
 	char	name[32];
 
 	worker_instance = opts->instance;
-	w.debug = opts->debug;
 	snprintf(name, sizeof(name), "worker %d", worker_instance);
 	log_init(opts->debug, LOG_DAEMON);
 	log_procinit(name);
@@ -173,13 +169,15 @@ worker_main(struct egressd_opts *opts)
 	relay_init();
 	wdns_init(worker_base);
 	audit_init(w.cur->conf->hostname, w.cur->conf->log_facility);
-	audit_set_sink(worker_audit_sink);
+	audit_set_sink(waudit_sink);
 	if ((w.parent = ps_chan_adopt(worker_base, &w.startbuf, "parent",
 	    worker_parent_table, NITEMS(worker_parent_table),
 	    worker_parent_closed, NULL)) == NULL)
 		fatal("parent channel");
 	child_log_chan(w.parent);
+	waudit_conf(w.parent, w.cur->conf);
 	worker_listen(w.cur);
+	wctl_start(w.parent);
 
 #ifdef EGRESSD_REGRESS
 	signal(SIGUSR2, worker_regress_forbidden);
@@ -377,6 +375,7 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 	w.cur = wc;
 	w.pending = NULL;
 	w.cur->refcnt = 1;	/* held as the current generation */
+	wctl_conf_end(wc->conf, gen, w.started && !w.stopping);
 	if (old != NULL) {
 		worker_unlisten(old);
 		wconf_unref(old);
@@ -386,6 +385,7 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 		return;
 	}
 	audit_init(wc->conf->hostname, wc->conf->log_facility);
+	waudit_conf(w.parent, wc->conf);
 	if (!w.stopping)
 		worker_listen(w.cur);
 	else
@@ -400,6 +400,7 @@ worker_maybe_exit(void)
 	if (w.stopping && w.nconns == 0) {
 		log_debug("drained, exiting");
 		relay_pool_flush();
+		waudit_flush();
 		ps_flush_blocking(&w.parent->buf);
 		exit(0);
 	}
@@ -410,6 +411,7 @@ worker_dispatch_shutdown(struct ps_chan *c, struct ps_msg *m)
 {
 	w.stopping = 1;
 	worker_unlisten(w.cur);
+	wctl_shutdown();
 	log_debug("stopping, %u connections to drain", w.nconns);
 	http_shutdown();
 	worker_maybe_exit();
@@ -544,6 +546,7 @@ worker_refuse(int s, struct wlistener *l, const struct sockaddr *sa,
 	r.status = 503;
 	r.dns_ms = r.connect_ms = r.ttfb_ms = -1;
 	audit_emit(&r);
+	status_count(&r);
 }
 
 static void
@@ -555,6 +558,7 @@ worker_accept_cb(int fd, short ev, void *arg)
 	struct egd_addr		 a;
 	void			*slot;
 	socklen_t		 len;
+	int			 one = 1;
 	int			 s, i;
 
 	for (i = 0; i < 64; i++) {
@@ -578,6 +582,8 @@ worker_accept_cb(int fd, short ev, void *arg)
 			}
 			return;
 		}
+		/* Small answers go at once, not after a delayed ACK. */
+		(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		egd_addr_from_sa((struct sockaddr *)&ss, &a, NULL);
 		if (limits_conn_open(&l->wc->conf->limits, &a, &slot) == -1) {
 			worker_refuse(s, l, (struct sockaddr *)&ss,

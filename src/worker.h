@@ -180,6 +180,7 @@ void		 relay_tunnel_eof(struct hconn *, int);
 void		 relay_tunnel_timeout(struct hconn *, int, short);
 void		 relay_resume(struct hconn *);
 void		 relay_pool_flush(void);
+void		 xio_fill(struct bufferevent *);
 
 /* worker_control.c: the metrics listener and the control socket */
 void		 wctl_dispatch_status(struct ps_chan *, struct ps_msg *);

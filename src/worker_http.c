@@ -510,6 +510,7 @@ http_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct hconn	*hc = arg;
 
+	xio_fill(bev);
 	if (hc->state == HS_TUNNEL) {
 		relay_tunnel(hc);
 		return;
@@ -1114,6 +1115,7 @@ http_audit(struct hconn *hc, int reason, int denied)
 	r.ttfb_ms = hc->ttfb_ms;
 	r.total_ms = ms_since(&hc->t_start);
 	audit_emit(&r);
+	status_count(&r);
 	hc->audited = 1;
 }
 

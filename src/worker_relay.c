@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -39,6 +40,7 @@ static void	 up_event_cb(struct bufferevent *, short, void *);
 static void	 up_free(struct upstream *);
 static void	 up_feed(struct upstream *);
 static void	 up_connect_failed(struct upstream *, int);
+static void	 xio_fill_more(struct evbuffer *, int);
 
 /* ---- the response parser ---------------------------------------------- */
 
@@ -182,6 +184,7 @@ pool_take(const struct egd_addr *a, uint16_t port)
 		if (up->port == port && egd_addr_equal(&up->addr, a)) {
 			TAILQ_REMOVE(q, up, entry);
 			pool_count--;
+			status_pool_idle(pool_count);
 			return up;
 		}
 	return NULL;
@@ -206,6 +209,7 @@ pool_event_cb(struct bufferevent *bev, short what, void *arg)
 
 	TAILQ_REMOVE(&pool[pool_hash(&up->addr, up->port)], up, entry);
 	pool_count--;
+	status_pool_idle(pool_count);
 	up_free(up);
 }
 
@@ -234,6 +238,7 @@ pool_put(struct upstream *up, const struct egressd_conf *conf)
 	bufferevent_enable(up->bev, EV_READ);
 	TAILQ_INSERT_HEAD(&pool[pool_hash(&up->addr, up->port)], up, entry);
 	pool_count++;
+	status_pool_idle(pool_count);
 }
 
 void
@@ -248,6 +253,7 @@ relay_pool_flush(void)
 			pool_count--;
 			up_free(up);
 		}
+	status_pool_idle(pool_count);
 }
 
 /* ---- connecting -------------------------------------------------------- */
@@ -268,6 +274,11 @@ up_attach(struct hconn *hc, struct upstream *up)
 
 	hc->up = up;
 	up->hc = hc;
+	/* A tunnel parses no response: no head arena for it. */
+	if (hc->parser.method != HTTP_CONNECT && up->resp.buf == NULL &&
+	    hhead_alloc(&up->resp, (uint32_t)hc->wc->conf->max_header_size,
+	    RESP_HEAD_FIELDS) == -1)
+		fatal("response head");
 	up->done = 0;
 	up->status = 0;
 	up->gotbytes = 0;
@@ -317,10 +328,7 @@ relay_connect(struct hconn *hc)
 		http_upstream_connected(hc);
 		return;
 	}
-	if ((up = calloc(1, sizeof(*up))) == NULL ||
-	    hhead_alloc(&up->resp, (uint32_t)hc->wc->conf->max_header_size,
-	    RESP_HEAD_FIELDS) == -1) {
-		free(up);
+	if ((up = calloc(1, sizeof(*up))) == NULL) {
 		http_upstream_failed(hc, 503, AR_UPSTREAM_REFUSED);
 		return;
 	}
@@ -503,11 +511,65 @@ up_feed(struct upstream *up)
 	}
 }
 
+/*
+ * libevent 2.1 reads at most 4 KiB per readiness (EVBUFFER_MAX_READ),
+ * with an ioctl(FIONREAD) before each read.  Take what the socket holds
+ * in large reads instead, up to the input high water mark; an end of
+ * file or an error is left for libevent's next read to report.
+ */
+void
+xio_fill(struct bufferevent *bev)
+{
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	int			 fd = bufferevent_getfd(bev);
+
+	/* A bufferevent keeps its input's end frozen between its reads. */
+	evbuffer_unfreeze(in, 0);
+	xio_fill_more(in, fd);
+	evbuffer_freeze(in, 0);
+}
+
+static void
+xio_fill_more(struct evbuffer *in, int fd)
+{
+	struct evbuffer_iovec	 v[2];
+	ssize_t			 n;
+	size_t			 want;
+	int			 nv, i;
+
+	for (i = 0; i < 8 && evbuffer_get_length(in) < HIGH_WATER; i++) {
+		want = HIGH_WATER - evbuffer_get_length(in);
+		if (want > 65536)
+			want = 65536;
+		if ((nv = evbuffer_reserve_space(in, (ev_ssize_t)want, v,
+		    2)) < 1)
+			return;
+		if (nv == 2 && v[0].iov_len >= want)
+			nv = 1;
+		do {
+			n = readv(fd, (struct iovec *)v, nv);
+		} while (n == -1 && errno == EINTR);
+		if (n <= 0) {
+			evbuffer_commit_space(in, v, 0);
+			return;
+		}
+		if ((size_t)n <= v[0].iov_len) {
+			v[0].iov_len = (size_t)n;
+			nv = 1;
+		} else
+			v[1].iov_len = (size_t)n - v[0].iov_len;
+		evbuffer_commit_space(in, v, nv);
+		if ((size_t)n < want)
+			return;		/* drained */
+	}
+}
+
 static void
 up_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct upstream	*up = arg;
 
+	xio_fill(bev);
 	if (up->hc->state == HS_TUNNEL) {
 		relay_tunnel(up->hc);
 		return;

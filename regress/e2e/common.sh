@@ -71,8 +71,12 @@ log_has() { grep -q -- "$1" "$T/egressd.log"; }
 log_count() { grep -c -- "$1" "$T/egressd.log"; }
 
 # start_egressd CONF [ARGS...]: starts it with -d, waits for "ready".
+# A configuration without a control socket gets one in $T: tests never
+# meet each other, or a running egressd, at the default path.
 start_egressd() {
 	conf=$1; shift
+	grep -q '^control socket' "$conf" ||
+	    printf '\ncontrol socket "%s"\n' "$T/egressd.sock" >> "$conf"
 	: > "$T/egressd.log"
 	"$EGRESSD" -d -f "$conf" "$@" 2>>"$T/egressd.log" &
 	EGD_PID=$!

@@ -175,6 +175,7 @@ dns min ttl 0
 dns max ttl 1
 dns negative ttl 1
 connect timeout 3
+control socket "$T/egressd.sock"
 gateway "gw" {
 	listen on 127.0.0.1 port $P http
 }
