@@ -73,4 +73,22 @@ ok $(wait_for 30 sh -c "[ \$(curl -s -o /dev/null -m 5 -w '%{http_code}' -p -x h
     "once it ends, a new tunnel opens"
 stop_egressd
 ok $([ "$EGD_STATUS" -eq 0 ]; echo $?) "stops with status 0"
+
+# --- max connections per worker: accepting pauses, nothing is refused ---
+conf "max connections 2"
+sed -i 's/^workers 2$/workers 1/' "$T/egressd.conf"
+start_egressd "$T/egressd.conf" || { fail "egressd restarts"; done_testing; exit 1; }
+rm -f "$T/r3" "$T/s3"
+python3 "$SRCDIR/regress/e2e/hold.py" "$P" 2 "GET /small HTTP/1.1\r\nHost: origin" "$T/r3" "$T/s3" > "$T/h3" &
+H3=$!; EXTRA_PIDS="$EXTRA_PIDS $H3"
+wait_for 100 test -f "$T/r3"
+st=$(curl -s -o /dev/null -m 2 -w '%{http_code}' -x "http://127.0.0.1:$P" "http://origin.test:$OP/small")
+ok $([ "$st" = 000 ]; echo $?) "a worker at max connections accepts no more: the third waits ($st)"
+curl -s -o "$T/late" -m 10 -w '%{http_code}' -x "http://127.0.0.1:$P" "http://origin.test:$OP/small" > "$T/late.st" &
+LATE=$!
+sleep 0.5
+touch "$T/s3"; wait "$H3"; wait "$LATE"
+ok $([ "$(cat "$T/late.st")" = 200 ]; echo $?) "and is served as soon as a connection ends"
+stop_egressd
+ok $([ "$EGD_STATUS" -eq 0 ]; echo $?) "stops with status 0"
 done_testing

@@ -7,7 +7,11 @@ command -v dnsmasq >/dev/null || { fail "dnsmasq is installed"; done_testing; ex
 
 P=$(free_port); OP=$(free_port); DP=$(free_port); CP=$(free_port)
 start_origin 127.0.0.1 "$OP"
-start_dns "$DP" --address=/origin.test/127.0.0.1 --address=/wild.test/127.0.0.1 \
+python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP" "$T/origin3.log" 300 &
+EXTRA_PIDS="$EXTRA_PIDS $!"
+wait_for 50 test -f "$T/origin3.log.ready"
+start_dns "$DP" --host-record=multi.test,127.0.0.2 --host-record=multi.test,127.0.0.1 \
+    --address=/origin.test/127.0.0.1 --address=/wild.test/127.0.0.1 \
     --address=/guarded.test/127.0.0.1 --address=/report.test/127.0.0.1 \
     --address=/src.test/127.0.0.1 --address=/tunnel.test/127.0.0.1 \
     --address=/closed.test/127.0.0.1 --address=/evil.test/127.0.0.1 \
@@ -46,6 +50,19 @@ service "fixed" {
 	endpoint 127.0.0.1
 	allow private
 }
+service "multi" {
+	hosts { "multi.test" }
+	port $OP http
+	allow private
+}
+service "pair" {
+	hosts { "pair.test" }
+	port $OP http
+	resolution static
+	endpoint 127.0.0.1
+	endpoint 127.0.0.3
+	allow private
+}
 service "only-src" {
 	hosts { "src.test" }
 	port $OP http
@@ -71,6 +88,12 @@ service "closed" {
 	hosts { "closed.test" }
 	port $CP http
 	allow private
+}
+route "narrow" {
+	from { 10.77.0.0/16 }
+	match authority "narrow.test" {
+		forward to "origin.test" port $OP
+	}
 }
 route "aliases" {
 	gateway "gw"
@@ -167,6 +190,20 @@ ok $([ "$(req $X "http://origin.test:$OP/slow?ms=3500")" = 200 ]; echo $?) \
     "a client silent past the idle timeout while its answer comes within the route's timeout: 200"
 out=$(HALFCLOSE=1 python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 3 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n\r\n")
 ok $(echo "$out" | grep -q '^hello'; echo $?) "a client that half-closes after its request still gets the answer"
+
+ok $([ "$(req -H "Host: narrow.test" "$GW/small")" = 403 ] &&
+    [ "$(audit_last reason authority=narrow.test)" = source_denied ] &&
+    [ "$(audit_last route authority=narrow.test)" = narrow ]; echo $?) \
+    "a route limited to other client networks: 403 source_denied"
+
+# --- addresses: each in turn, round robin ---
+st=""; for i in 1 2 3 4; do st="$st$(req $X "http://multi.test:$OP/small")"; done
+ok $([ "$st" = 200200200200 ] && [ "$(audit_get count authority=multi.test upstream=127.0.0.1 status=200)" -eq 4 ]; echo $?) \
+    "a name with a refusing address and a working one: the next address is tried (4 of 4 served by 127.0.0.1)"
+st=""; for i in 1 2 3 4 5 6; do st="$st$(req $X "http://pair.test:$OP/small")"; done
+n1=$(grep -c '"pair.test' "$T/origin.log"); n3=$(grep -c '"pair.test' "$T/origin3.log")
+ok $([ "$st" = 200200200200200200 ] && [ "$n1" -ge 2 ] && [ "$n3" -ge 2 ]; echo $?) \
+    "two endpoints share the requests round robin ($n1 and $n3 of 6)"
 
 # --- upstream errors ---
 ok $([ "$(req $X "http://closed.test:$CP/small")" = 502 ] &&
