@@ -98,8 +98,11 @@ for conf in bad-[0-9][0-9].conf; do
 	fi
 done
 
-# The example shipped in etc/ must be valid.
-check_valid etc/egressd.conf "$SRCDIR/etc/egressd.conf"
+# The examples shipped in etc/ must be valid.
+for conf in "$SRCDIR"/etc/*.conf; do
+	case $conf in *rsyslog*) continue ;; esac
+	check_valid "etc/${conf##*/}" "$conf"
+done
 
 rm -f "$tmp/out" "$tmp/err"
 done_testing
