@@ -15,7 +15,8 @@ if [ "${1:-}" = --deps ]; then
 	    build-essential autoconf automake pkg-config bison \
 	    libevent-dev libssl-dev libseccomp-dev libcap-ng-dev node-llhttp \
 	    curl openssl ca-certificates python3 procps iproute2 \
-	    dnsmasq-base nginx-light rsyslog mandoc libivykis0 libnet1 libwrap0
+	    dnsmasq-base nginx-light rsyslog mandoc libivykis0 libnet1 libwrap0 \
+	    systemd-container
 	if ! getent passwd _egressd >/dev/null; then
 		useradd --system --no-create-home --home-dir /var/empty \
 		    --shell /usr/sbin/nologin _egressd

@@ -88,9 +88,10 @@ ps_prepare_chroot(const char *path, char *err, size_t errlen)
 		if (strcmp(de->d_name, ".") == 0 ||
 		    strcmp(de->d_name, "..") == 0)
 			continue;
-		closedir(d);
+		/* de lives in d: say what it is before letting go of d. */
 		snprintf(err, errlen, "chroot %s: not empty (holds %s)", path,
 		    de->d_name);
+		closedir(d);
 		return -1;
 	}
 	closedir(d);

@@ -6,10 +6,11 @@
 # POSIX sh.
 #
 #   ct_start NAME LOG [systemd-nspawn options...]
-#	boots (with CT_BOOT_ARGS added to the kernel command line, for at
-#	most CT_BOOT_TIMEOUT seconds, default 60); sets CT_PID (systemd-nspawn) and CT_LEADER (the container's
-#	PID 1, as the host sees it); returns 0 once the container's
-#	systemd says "running", 1 otherwise (CT_STATE says what it said).
+#	boots, with CT_BOOT_ARGS added to the kernel command line, for at
+#	most CT_BOOT_TIMEOUT seconds (default 60); the console goes to LOG.
+#	Sets CT_PID (systemd-nspawn) and CT_LEADER (the container's PID 1,
+#	as the host sees it); returns 0 once the container's systemd says
+#	"running", 1 otherwise (CT_STATE says what went wrong).
 #   ct CMD...		runs CMD in every namespace of the container, for
 #			at most CT_TIMEOUT seconds (default 30)
 #   ct_stop		powers it off, waits (bounded), SIGKILLs what is
@@ -48,7 +49,8 @@ ct_start() {
 	shift 2
 	CT_CGROUPS=
 	for h in $(ct_hierarchies); do
-		mkdir -p "$h/$CT_NAME" || return 1
+		mkdir -p "$h/$CT_NAME" ||
+		    { CT_STATE="cannot create cgroup $h/$CT_NAME"; return 1; }
 		CT_CGROUPS="$CT_CGROUPS $h/$CT_NAME"
 	done
 	# The shell moves itself into the cgroups, then becomes nspawn.

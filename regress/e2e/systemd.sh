@@ -118,7 +118,9 @@ done
 set --
 [ -d "$ST/usr" ] && set -- "$@" --overlay-ro="/usr:$ST/usr:/usr"
 inusr() { case $1 in /usr/*|/lib/*|/lib64/*|/bin/*|/sbin/*) return 0 ;; esac; return 1; }
-for p in "$EXE" "$UNIT" "$SYSUSERS" "$TMPFILES"; do
+CTL=${EXE%/*}/egressctl		# the control program, when installed
+[ -x "$ST$CTL" ] || [ -x "$ST/usr$CTL" ] || CTL=
+for p in "$EXE" "$UNIT" "$SYSUSERS" "$TMPFILES" $CTL; do
 	inusr "$p" || set -- "$@" --bind-ro="$ST$p:$p"
 done
 mkdir -p "$T/ct"
@@ -330,8 +332,7 @@ ok $([ "$r" = "200 hello" ]; echo $?) \
     "a registered service, resolved by the helper, reached by a worker: $r"
 
 # The control socket, made by the parent in the RuntimeDirectory.
-CTL=${EXE%/*}/egressctl
-if [ -x "$ST$CTL" ] || [ -x "$ST/usr$CTL" ]; then
+if [ -n "$CTL" ]; then
 	ok $(ct "$CTL" show summary >/dev/null 2>&1; echo $?) \
 	    "egressctl show summary, through the control socket in /run/egressd"
 else
