@@ -421,6 +421,48 @@ test_sdid(void)
 	}
 }
 
+/* Originated TLS: the fields when set, and only those set. */
+static void
+test_tls_fields(void)
+{
+	struct audit_rec	 r;
+	struct egd_addr		 client;
+
+	audit_init("gw1.example", LOG_LOCAL3);
+	audit_config("audit@32473", 0);
+	audit_set_sink(capture);
+	rec_init(&r, &client);
+	r.event = AEV_REQUEST;
+	r.decision = ADEC_ALLOW;
+	r.reason = AR_NONE;
+	r.status = 200;
+	r.tls = "originated";
+	r.tls_version = "TLSv1.3";
+	r.tls_verify = "ok";
+	r.tls_resumed = 1;
+	r.tls_ms = 7;
+	audit_emit(&r);
+	ok(strstr(last.line, " tls=\"originated\" tls_version=\"TLSv1.3\" "
+	    "tls_verify=\"ok\" tls_resumed=\"1\" tls_ms=\"7\" ") != NULL,
+	    "tls, tls_version, tls_verify, tls_resumed, tls_ms");
+	r.tls_version = NULL;
+	r.tls_verify = "certificate has expired";
+	r.tls_ms = -1;
+	r.reason = AR_TLS_VERIFY_FAILED;
+	r.event = AEV_DENY;
+	r.decision = ADEC_DENY;
+	audit_emit(&r);
+	ok(strstr(last.line, " reason=\"tls_verify_failed\" ") != NULL &&
+	    strstr(last.line, " tls=\"originated\" tls_verify=\"certificate "
+	    "has expired\" total_ms=") != NULL,
+	    "a verification failure: its reason, no version, no tls_ms");
+	r.tls = NULL;
+	audit_emit(&r);
+	ok(strstr(last.line, " tls=") == NULL &&
+	    strstr(last.line, " tls_verify=") == NULL,
+	    "no tls fields without originated TLS");
+}
+
 int
 main(void)
 {
@@ -429,5 +471,6 @@ main(void)
 	test_journal_record();
 	test_events_dropped();
 	test_sdid();
+	test_tls_fields();
 	return tap_done();
 }

@@ -52,6 +52,11 @@ static const char *const audit_reasons[AR_MAX] = {
 	[AR_CLIENT_CLOSED] = "client_closed",
 	[AR_SHUTTING_DOWN] = "shutting_down",
 	[AR_REPORT_ONLY] = "report_only",
+	[AR_TLS_VERIFY_FAILED] = "tls_verify_failed",
+	[AR_TLS_HANDSHAKE] = "tls_handshake_failed",
+	[AR_NO_SNI] = "no_sni",
+	[AR_BAD_CLIENT_HELLO] = "bad_client_hello",
+	[AR_SNI_MISMATCH] = "sni_mismatch",
 };
 
 static const char *const audit_events[] = { "REQUEST", "TUNNEL", "DENY" };
@@ -255,6 +260,15 @@ audit_emit(const struct audit_rec *r)
 		ab_num(&o, "connect_ms", r->connect_ms);
 	if (r->ttfb_ms >= 0)
 		ab_num(&o, "ttfb_ms", r->ttfb_ms);
+	if (r->tls != NULL) {
+		ab_str(&o, "tls", r->tls);
+		ab_str(&o, "tls_version", r->tls_version);
+		ab_str(&o, "tls_verify", r->tls_verify);
+		if (r->tls_version != NULL)
+			ab_num(&o, "tls_resumed", r->tls_resumed);
+		if (r->tls_ms >= 0)
+			ab_num(&o, "tls_ms", r->tls_ms);
+	}
 	ab_num(&o, "total_ms", r->total_ms);
 	ab_num(&o, "worker", r->worker);
 	ab_end(&o);

@@ -52,6 +52,11 @@ enum audit_reason {
 	AR_CLIENT_CLOSED,	/* the client left before the end */
 	AR_SHUTTING_DOWN,
 	AR_REPORT_ONLY,		/* with ADEC_REPORT: enforce would deny */
+	AR_TLS_VERIFY_FAILED,	/* originated TLS: the server not verified */
+	AR_TLS_HANDSHAKE,	/* originated TLS: the handshake failed */
+	AR_NO_SNI,		/* a ClientHello without a server name */
+	AR_BAD_CLIENT_HELLO,	/* not TLS, malformed, or a bad name */
+	AR_SNI_MISMATCH,	/* a tunnel's hello names another host */
 	AR_MAX
 };
 
@@ -81,10 +86,15 @@ struct audit_rec {
 	uint64_t		 bytes_out;	/* to the client */
 	int			 dns_ms, connect_ms, ttfb_ms, total_ms;
 	int			 dns_cached;
+	const char		*tls;		/* "originated", or NULL */
+	const char		*tls_version;
+	const char		*tls_verify;	/* "ok" or the error */
+	int			 tls_resumed;
+	int			 tls_ms;	/* -1: none */
 };
 
 #define AUDIT_MAX	4096	/* bytes of one RFC 5424 record */
-#define AUDIT_MAXPARAMS	32	/* PARAMs of a record */
+#define AUDIT_MAXPARAMS	40	/* PARAMs of a record */
 #define AUDIT_OUT_MAX	12288	/* bytes of a record in any format */
 
 /*

@@ -14,6 +14,7 @@
 
 #include <ifaddrs.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -29,6 +30,45 @@ send_host(struct ps_chan *c, uint32_t type, uint32_t owner, const char *h)
 	mh.gateway = owner;
 	strlcpy(mh.host, h, sizeof(mh.host));
 	ps_chan_compose(c, type, 0, -1, &mh, sizeof(mh));
+}
+
+/* CA bundles in pieces, then the destinations that refer to them. */
+static void
+send_cas(struct ps_chan *c, const struct egressd_conf *conf)
+{
+	struct msg_ca_chunk		*mc;
+	struct destination		*dc;
+	const struct destination	*d;
+	size_t				 off, n;
+	int				 i;
+
+	mc = ps_xcalloc(1, sizeof(*mc));
+	for (i = 0; i < conf->ncas; i++) {
+		off = 0;
+		do {
+			n = conf->cas[i].len - off;
+			if (n > EGD_CA_CHUNK)
+				n = EGD_CA_CHUNK;
+			mc->id = (uint32_t)i;
+			mc->total = (uint32_t)conf->cas[i].len;
+			mc->off = (uint32_t)off;
+			mc->len = (uint32_t)n;
+			memcpy(mc->data, conf->cas[i].pem + off, n);
+			ps_chan_compose(c, IMSG_CONF_CA_CHUNK, 0, -1, mc,
+			    offsetof(struct msg_ca_chunk, data) + n);
+			off += n;
+		} while (off < conf->cas[i].len);
+	}
+	free(mc);
+	dc = ps_xcalloc(1, sizeof(*dc));
+	TAILQ_FOREACH(d, &conf->destinations, entry) {
+		*dc = *d;
+		memset(&dc->entry, 0, sizeof(dc->entry));
+		for (i = 0; i < EGD_MAX_DSTPORTS; i++)
+			dc->ports[i].ctx = dc->ports[i].sess = NULL;
+		ps_chan_compose(c, IMSG_CONF_DEST, 0, -1, dc, sizeof(*dc));
+	}
+	free(dc);
 }
 
 /*
@@ -76,6 +116,7 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	g.limits[6] = conf->limits.src_rate;
 	g.limits[7] = conf->limits.src_burst;
 	strlcpy(g.hostname, conf->hostname, sizeof(g.hostname));
+	g.default_ca = conf->default_ca;
 	ps_chan_compose(c, IMSG_CONF_BEGIN, 0, -1, &g, sizeof(g));
 	if (role != ROLE_WORKER)
 		return;
@@ -117,6 +158,7 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	free(mc);
 	ps_chan_compose(c, IMSG_CONF_AUDIT, 0, -1, &conf->audit,
 	    sizeof(conf->audit));
+	send_cas(c, conf);
 	for (i = 0; i < conf->nownaddrs; i++) {
 		memset(&mo, 0, sizeof(mo));
 		mo.af = conf->ownaddrs[i].af;
@@ -333,6 +375,79 @@ recv_audit(struct egressd_conf *conf, const struct ps_msg *m)
 	return 0;
 }
 
+/* A piece of CA bundle: bundles in order, pieces in order, no gaps. */
+static int
+recv_ca_chunk(struct egressd_conf *conf, const struct ps_msg *m)
+{
+	struct msg_ca_chunk	 mc;
+	struct ca_bundle	*ca;
+	size_t			 hl = offsetof(struct msg_ca_chunk, data);
+
+	memcpy(&mc, m->data, hl);
+	if (mc.len > EGD_CA_CHUNK || m->len != hl + mc.len ||
+	    mc.total == 0 || mc.total > EGD_CA_MAXSIZE)
+		return -1;
+	if (mc.off == 0) {
+		/* A new bundle: the next id, the last one complete. */
+		if (mc.id != (uint32_t)conf->ncas ||
+		    conf->ncas >= EGD_MAX_CAS || (conf->ncas > 0 &&
+		    conf->cas[conf->ncas - 1].got !=
+		    conf->cas[conf->ncas - 1].len))
+			return -1;
+		ca = &conf->cas[conf->ncas++];
+		memset(ca, 0, sizeof(*ca));
+		ca->len = mc.total;
+		ca->pem = ps_xcalloc(1, mc.total + 1);
+	} else {
+		if (conf->ncas == 0 || mc.id != (uint32_t)conf->ncas - 1)
+			return -1;
+		ca = &conf->cas[conf->ncas - 1];
+	}
+	if (mc.total != ca->len || mc.off != ca->got ||
+	    mc.len > ca->len - ca->got)
+		return -1;
+	memcpy(ca->pem + ca->got, m->data + hl, mc.len);
+	ca->got += mc.len;
+	return 0;
+}
+
+static int
+recv_dest(struct egressd_conf *conf, const struct ps_msg *m)
+{
+	struct destination	*d;
+	struct dst_port		*p;
+	const char		*why;
+	int			 i, j, bad;
+
+	d = ps_xcalloc(1, sizeof(*d));
+	memcpy(d, m->data, sizeof(*d));
+	bad = !STR_OK(d->name) || !STR_OK(d->host) ||
+	    host_valid(d->host, 1, &why) == -1 || d->nports < 1 ||
+	    d->nports > EGD_MAX_DSTPORTS;
+	for (i = 0; !bad && i < EGD_MAX_DSTPORTS; i++) {
+		p = &d->ports[i];
+		p->ctx = p->sess = NULL;
+		if (i >= d->nports)
+			continue;
+		bad = !STR_OK(p->sni) || !STR_OK(p->ca) ||
+		    !STR_OK(p->ciphers) || p->nsan < 0 ||
+		    p->nsan > EGD_MAX_VERIFYSAN ||
+		    (p->mode != TLSM_DISABLE && p->mode != TLSM_SIMPLE) ||
+		    (p->minver != 12 && p->minver != 13) ||
+		    (p->mode == TLSM_SIMPLE && (p->ca_id >=
+		    (uint32_t)conf->ncas || conf->cas[p->ca_id].got !=
+		    conf->cas[p->ca_id].len));
+		for (j = 0; !bad && j < p->nsan; j++)
+			bad = !STR_OK(p->san[j]);
+	}
+	if (bad) {
+		free(d);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&conf->destinations, d, entry);
+	return 0;
+}
+
 /*
  * One record of a generation into conf.  Returns -1 with *why set for a
  * malformed one; the caller treats the parent channel as broken.
@@ -376,6 +491,9 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 		conf->limits.src_rate = g.limits[6];
 		conf->limits.src_burst = g.limits[7];
 		strlcpy(conf->hostname, g.hostname, sizeof(conf->hostname));
+		if (g.default_ca < -1 || g.default_ca >= EGD_MAX_CAS)
+			return -1;
+		conf->default_ca = g.default_ca;
 		break;
 	case IMSG_CONF_GATEWAY:
 		memcpy(&mg, m->data, sizeof(mg));
@@ -402,6 +520,12 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 		break;
 	case IMSG_CONF_AUDIT:
 		rv = recv_audit(conf, m);
+		break;
+	case IMSG_CONF_CA_CHUNK:
+		rv = recv_ca_chunk(conf, m);
+		break;
+	case IMSG_CONF_DEST:
+		rv = recv_dest(conf, m);
 		break;
 	case IMSG_CONF_OWNADDR:
 		memcpy(&mo, m->data, sizeof(mo));

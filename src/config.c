@@ -12,6 +12,8 @@
 
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +79,8 @@ conf_new(void)
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->services);
 	TAILQ_INIT(&conf->routes);
+	TAILQ_INIT(&conf->destinations);
+	conf->default_ca = -1;
 	return conf;
 }
 
@@ -100,13 +104,16 @@ conf_free(struct egressd_conf *conf)
 	struct service		*s;
 	struct route		*r;
 	struct route_match	*m;
+	struct destination	*d;
+	int			 i;
 
 	if (conf == NULL)
 		return;
 	while ((l = TAILQ_FIRST(&conf->listeners)) != NULL) {
 		TAILQ_REMOVE(&conf->listeners, l, entry);
-		if (l->fd != -1)
-			close(l->fd);
+		for (i = 0; i < l->nfds; i++)
+			if (l->fds[i] != -1)
+				close(l->fds[i]);
 		free(l);
 	}
 	while ((g = TAILQ_FIRST(&conf->gateways)) != NULL) {
@@ -127,6 +134,12 @@ conf_free(struct egressd_conf *conf)
 		}
 		free(r);
 	}
+	while ((d = TAILQ_FIRST(&conf->destinations)) != NULL) {
+		TAILQ_REMOVE(&conf->destinations, d, entry);
+		free(d);
+	}
+	for (i = 0; i < conf->ncas; i++)
+		free(conf->cas[i].pem);
 	free(conf->ownaddrs);
 	free(conf);
 }
@@ -173,6 +186,79 @@ conf_route(struct egressd_conf *conf, const char *name)
 		if (strcmp(r->name, name) == 0)
 			return r;
 	return NULL;
+}
+
+struct destination *
+conf_destination(struct egressd_conf *conf, const char *name)
+{
+	struct destination	*d;
+
+	TAILQ_FOREACH(d, &conf->destinations, entry)
+		if (strcmp(d->name, name) == 0)
+			return d;
+	return NULL;
+}
+
+/*
+ * Read a CA bundle once per path: a regular file of at most
+ * EGD_CA_MAXSIZE bytes.  Returns its index, or -1 with *why set.
+ */
+int
+conf_ca_add(struct egressd_conf *conf, const char *path, const char **why)
+{
+	struct ca_bundle	*ca;
+	struct stat		 st;
+	ssize_t			 n;
+	int			 i, fd;
+
+	for (i = 0; i < conf->ncas; i++)
+		if (strcmp(conf->cas[i].path, path) == 0)
+			return i;
+	if (conf->ncas >= EGD_MAX_CAS) {
+		*why = "too many CA bundles";
+		return -1;
+	}
+	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
+		*why = strerror(errno);
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size <= 0 || st.st_size > EGD_CA_MAXSIZE) {
+		*why = "not a regular file of 1 byte to 4 MiB";
+		close(fd);
+		return -1;
+	}
+	ca = &conf->cas[conf->ncas];
+	memset(ca, 0, sizeof(*ca));
+	strlcpy(ca->path, path, sizeof(ca->path));
+	ca->pem = ps_xcalloc(1, (size_t)st.st_size + 1);
+	while (ca->len < (size_t)st.st_size) {
+		n = read(fd, ca->pem + ca->len, (size_t)st.st_size - ca->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		ca->len += (size_t)n;
+	}
+	close(fd);
+	if (ca->len != (size_t)st.st_size) {
+		free(ca->pem);
+		ca->pem = NULL;
+		*why = "short read";
+		return -1;
+	}
+	return conf->ncas++;
+}
+
+const char *
+tls_mode_name(int m)
+{
+	switch (m) {
+	case TLSM_DISABLE: return "disable";
+	case TLSM_SIMPLE: return "simple";
+	case TLSM_MUTUAL: return "mutual";
+	default: return "?";
+	}
 }
 
 /* The number of workers to run: "auto" (0) is one per online CPU. */

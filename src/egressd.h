@@ -62,7 +62,12 @@ struct listener {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	int			 proto;		/* enum listen_proto */
-	int			 fd;		/* bound socket or -1 */
+	/*
+	 * Parent: one socket per worker in an SO_REUSEPORT group, so the
+	 * kernel spreads connections evenly; -1 where none (yet).
+	 */
+	int			 fds[EGRESSD_MAXWORKERS];
+	int			 nfds;
 };
 TAILQ_HEAD(listenerlist, listener);
 
@@ -139,6 +144,7 @@ struct service {
 	int			 nendpoints;
 	int			 action;	/* enum svc_action */
 	int			 allow_private;	/* private destinations ok */
+	int			 sni_nocheck;	/* "sni check off" */
 	struct egd_cidr		 from[EGD_MAX_CIDRS];	/* none: any source */
 	int			 nfrom;
 };
@@ -197,6 +203,58 @@ struct route {
 	int			 nfrom;
 };
 TAILQ_HEAD(routelist, route);
+
+/*
+ * A DestinationRule: how to talk to a host's ports once policy let a
+ * request through.  Only TLS origination for now.  The parent reads each
+ * CA bundle named (or the default one) into conf->cas; a port refers to
+ * its bundle by index (ca_id), and the worker builds its SSL_CTX from the
+ * bytes (worker_origin.c): workers never open files.
+ */
+#define EGD_MAX_DSTPORTS	8	/* ports of a destination */
+#define EGD_MAX_VERIFYSAN	4	/* names of verify-san */
+#define EGD_CIPHERS_MAX		512	/* an OpenSSL cipher list */
+#define EGD_MAX_CAS		64	/* distinct CA bundles */
+#define EGD_CA_MAXSIZE		(4 * 1024 * 1024)	/* bytes of one */
+#define EGRESSD_CABUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+
+enum tls_mode {
+	TLSM_DISABLE = 0,	/* plain TCP to the port */
+	TLSM_SIMPLE,		/* originate TLS, verify the server */
+	TLSM_MUTUAL,		/* and a client certificate: not yet */
+};
+
+struct dst_port {
+	uint16_t		 port;
+	uint8_t			 mode;		/* enum tls_mode */
+	uint8_t			 minver;	/* 12 or 13: TLS 1.2, 1.3 */
+	uint32_t		 ca_id;		/* index in conf->cas */
+	char			 sni[EGD_HOST_MAX];	/* "": the host */
+	char			 ca[EGD_PATH_MAX];	/* "": the default */
+	char			 ciphers[EGD_CIPHERS_MAX]; /* "": default */
+	char			 san[EGD_MAX_VERIFYSAN][EGD_HOST_MAX];
+	int			 nsan;		/* 0: verify the host */
+	void			*ctx;		/* worker: SSL_CTX */
+	void			*sess;		/* worker: a session to resume */
+};
+
+struct destination {
+	TAILQ_ENTRY(destination) entry;
+	uint32_t		 id;
+	char			 name[EGD_NAME_MAX];
+	char			 host[EGD_HOST_MAX];	/* a name or "*.x" */
+	struct dst_port		 ports[EGD_MAX_DSTPORTS];
+	int			 nports;
+};
+TAILQ_HEAD(destlist, destination);
+
+/* A CA bundle's PEM text, as the parent read it. */
+struct ca_bundle {
+	char			 path[EGD_PATH_MAX];
+	char			*pem;
+	size_t			 len;
+	size_t			 got;		/* worker: bytes received */
+};
 
 /* Limits; 0 means none.  Rates are requests per second. */
 struct egd_limits {
@@ -283,6 +341,11 @@ struct egressd_conf {
 	struct listenerlist	 listeners;
 	struct servicelist	 services;
 	struct routelist	 routes;
+	struct destlist		 destinations;
+	struct ca_bundle	 cas[EGD_MAX_CAS];
+	int			 ncas;
+	int			 default_ca;	/* for https ports; -1: none */
+	struct dst_port		*default_port;	/* worker: for https ports */
 };
 
 struct egressd_opts {
@@ -301,6 +364,10 @@ struct gateway		*conf_gateway(struct egressd_conf *, const char *);
 struct gateway		*conf_gateway_id(struct egressd_conf *, uint32_t);
 struct service		*conf_service(struct egressd_conf *, const char *);
 struct route		*conf_route(struct egressd_conf *, const char *);
+struct destination	*conf_destination(struct egressd_conf *, const char *);
+int			 conf_ca_add(struct egressd_conf *, const char *,
+			    const char **);
+const char		*tls_mode_name(int);
 int			 conf_workers(const struct egressd_conf *);
 const char		*proto_name(int);
 const char		*svc_proto_name(int);

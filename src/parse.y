@@ -171,6 +171,17 @@ static int	 host_norm(const YYLTYPE *, const char *, const char *, int,
 static void	 host_add(const YYLTYPE *, const char *);
 static void	 cidr_add(const YYLTYPE *, const char *);
 static void	 service_open(const YYLTYPE *, const YYLTYPE *, const char *);
+static void	 dest_open(const YYLTYPE *, const YYLTYPE *, const char *);
+static void	 dest_close(void);
+static void	 dest_host(const YYLTYPE *, const char *);
+static void	 dport_open(const YYLTYPE *, long long, int);
+static void	 dport_close(void);
+static void	 dport_sni(const YYLTYPE *, const char *);
+static void	 dport_ca(const YYLTYPE *, const char *);
+static void	 dport_minver(const YYLTYPE *, const char *);
+static void	 dport_ciphers(const YYLTYPE *, const char *);
+static void	 dport_san(const YYLTYPE *, const char *);
+static void	 check_default_ca(void);
 static void	 service_close(void);
 static void	 svc_port_add(const YYLTYPE *, long long, int, const char *);
 static void	 svc_resolution(const YYLTYPE *, int);
@@ -233,6 +244,10 @@ static struct gateway		*gw;
 static struct service		*svc;
 static struct route		*rt;
 static struct route_match	*rm;
+static struct destination	*cdst;		/* the destination block open */
+static struct dst_port		*dp;		/* its port line being read */
+static YYLTYPE			 dp_loc;
+static int			 ndests;
 static YYLTYPE			 blk_loc;	/* the block's first line */
 static struct {
 	YYLTYPE			 res_loc;	/* the last "resolution" */
@@ -276,10 +291,14 @@ static struct {
 %token	SERVICE SIZE SOURCE STATIC TCP TIMEOUT TLS TO TTL TUNNELS URI USER
 %token	WEBSOCKET WEIGHT WORKERS
 %token	CONTROL GROUP METRICS SOCKET
+%token	CA CIPHERS DESTINATION DISABLE HOST MUTUAL SIMPLE SNI TLSVERSION
+%token	VERIFYSAN
+%token	CHECK OFF
 %token	ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
 %type	<number>	port optport proto svcproto optweight optburst persource
+%type	<number>	tlsmode
 %type	<string>	optlabel optgroup
 
 %%
@@ -445,6 +464,7 @@ persource	: /* empty */			{ $$ = 0; }
 block		: gateway
 		| service
 		| route
+		| destination
 		| audit
 		;
 
@@ -520,7 +540,73 @@ svcopt		: hosts
 		| ALLOW PRIVATE			{
 			svc->allow_private = 1;
 		}
+		| SNI CHECK ON			{
+			svc->sni_nocheck = 0;
+		}
+		| SNI CHECK OFF			{
+			svc->sni_nocheck = 1;
+		}
 		| from
+		;
+
+/* A DestinationRule: how to reach a host's ports (TLS origination). */
+destination	: DESTINATION STRING		{
+			dest_open(&@1, &@2, $2);
+		} optnl '{' optnl dstbody	{
+			dest_close();
+		}
+		;
+
+dstbody		: dstopts '}'
+		| dstopts dstopt '}'
+		;
+
+dstopts		: /* empty */
+		| dstopts dstopt nl
+		| dstopts error nl		{
+			dp = NULL;
+			yyerrok;
+		}
+		;
+
+dstopt		: HOST STRING			{
+			dest_host(&@2, $2);
+		}
+		| port TLS tlsmode		{
+			dport_open(&@1, $1, (int)$3);
+		} tlsopts			{
+			dport_close();
+		}
+		;
+
+tlsmode		: SIMPLE			{ $$ = TLSM_SIMPLE; }
+		| DISABLE			{ $$ = TLSM_DISABLE; }
+		| MUTUAL			{ $$ = TLSM_MUTUAL; }
+		;
+
+tlsopts		: /* empty */
+		| tlsopts tlsopt
+		;
+
+tlsopt		: SNI STRING			{
+			dport_sni(&@2, $2);
+		}
+		| CA STRING			{
+			dport_ca(&@2, $2);
+		}
+		| MIN TLSVERSION STRING		{
+			dport_minver(&@3, $3);
+		}
+		| CIPHERS STRING		{
+			dport_ciphers(&@2, $2);
+		}
+		| VERIFYSAN '{' optnl sanitems '}'
+		;
+
+sanitems	: /* empty */
+		| sanitems STRING hostsep	{
+			dport_san(&@2, $2);
+		}
 		;
 
 /* Where the audit trail goes, and what it holds. */
@@ -1015,11 +1101,16 @@ static const struct keyword {
 	{ "auto",		AUTO },
 	{ "buffer",		BUFFER },
 	{ "burst",		BURST },
+	{ "ca",			CA },
+	{ "check",		CHECK },
 	{ "chroot",		CHROOT },
+	{ "ciphers",		CIPHERS },
 	{ "connect",		CONNECT },
 	{ "connections",	CONNECTIONS },
 	{ "control",		CONTROL },
 	{ "denials",		DENIALS },
+	{ "destination",	DESTINATION },
+	{ "disable",		DISABLE },
 	{ "dns",		DNS },
 	{ "drain",		DRAIN },
 	{ "endpoint",		ENDPOINT },
@@ -1032,6 +1123,7 @@ static const struct keyword {
 	{ "group",		GROUP },
 	{ "header",		HEADER },
 	{ "headers",		HEADERS },
+	{ "host",		HOST },
 	{ "hosts",		HOSTS },
 	{ "http",		HTTP },
 	{ "https",		HTTPS },
@@ -1047,8 +1139,10 @@ static const struct keyword {
 	{ "method",		METHOD },
 	{ "metrics",		METRICS },
 	{ "min",		MIN },
+	{ "mutual",		MUTUAL },
 	{ "nameserver",		NAMESERVER },
 	{ "negative",		NEGATIVE },
+	{ "off",		OFF },
 	{ "on",			ON },
 	{ "path",		PATH },
 	{ "per",		PER },
@@ -1066,8 +1160,10 @@ static const struct keyword {
 	{ "route",		ROUTE },
 	{ "sd-id",		SDID },
 	{ "service",		SERVICE },
+	{ "simple",		SIMPLE },
 	{ "sink",		SINK },
 	{ "size",		SIZE },
+	{ "sni",		SNI },
 	{ "socket",		SOCKET },
 	{ "source",		SOURCE },
 	{ "static",		STATIC },
@@ -1082,6 +1178,8 @@ static const struct keyword {
 	{ "unix",		UNIX },
 	{ "uri",		URI },
 	{ "user",		USER },
+	{ "verify-san",		VERIFYSAN },
+	{ "version",		TLSVERSION },
 	{ "websocket",		WEBSOCKET },
 	{ "weight",		WEIGHT },
 	{ "workers",		WORKERS },
@@ -1635,6 +1733,8 @@ block_abandon(void)
 	svc = NULL;
 	rt = NULL;
 	rm = NULL;
+	cdst = NULL;
+	dp = NULL;
 	inaudit = 0;
 	curhosts = NULL;
 	curfrom = NULL;
@@ -1715,6 +1815,7 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 	struct gateway		*g;
 	socklen_t		 sslen;
 	char			 abuf[INET6_ADDRSTRLEN];
+	int			 i;
 
 	if (strcmp(addr, "*") == 0)
 		egd_addr_parse("0.0.0.0", &a);
@@ -1744,7 +1845,8 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 	l->ss = ss;
 	l->sslen = sslen;
 	l->proto = proto;
-	l->fd = -1;
+	for (i = 0; i < EGRESSD_MAXWORKERS; i++)
+		l->fds[i] = -1;
 	TAILQ_INSERT_TAIL(&conf->listeners, l, entry);
 }
 
@@ -1856,6 +1958,220 @@ cidr_add(const YYLTYPE *loc, const char *s)
 		return;
 	}
 	curfrom[(*curnfrom)++] = c;
+}
+
+/* ---- destinations ------------------------------------------------------ */
+
+static void
+dest_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
+{
+	struct destination	*d;
+
+	d = ps_xcalloc(1, sizeof(*d));
+	d->id = ++ndests;
+	if (block_name(nameloc, "destination", d->name, sizeof(d->name),
+	    name) == 0 && conf_destination(conf, name) != NULL)
+		conf_error(nameloc, "duplicate destination \"%s\"", d->name);
+	TAILQ_INSERT_TAIL(&conf->destinations, d, entry);
+	cdst = d;
+	dp = NULL;
+	blk_loc = *loc;
+}
+
+static void
+dest_close(void)
+{
+	struct destination	*d;
+
+	if (cdst->host[0] == '\0')
+		conf_error(&blk_loc, "destination \"%s\" has no host",
+		    cdst->name);
+	else if (cdst->nports == 0)
+		conf_error(&blk_loc, "destination \"%s\" has no port",
+		    cdst->name);
+	else
+		TAILQ_FOREACH(d, &conf->destinations, entry)
+			if (d != cdst && strcmp(d->host, cdst->host) == 0) {
+				conf_error(&blk_loc, "destination \"%s\": host "
+				    "\"%s\" has a destination already (\"%s\")",
+				    cdst->name, cdst->host, d->name);
+				break;
+			}
+	block_abandon();
+}
+
+static void
+dest_host(const YYLTYPE *loc, const char *name)
+{
+	const char	*why;
+
+	if (cdst->host[0] != '\0') {
+		conf_error(loc, "destination \"%s\": host given twice",
+		    cdst->name);
+		return;
+	}
+	if (host_valid(name, 1, &why) == -1) {
+		conf_error(loc, "destination \"%s\": host: %s", cdst->name,
+		    why);
+		return;
+	}
+	strlcpy(cdst->host, name, sizeof(cdst->host));
+}
+
+/* port 0: out of range, already reported; dp stays NULL then. */
+static void
+dport_open(const YYLTYPE *loc, long long port, int mode)
+{
+	int	i;
+
+	dp = NULL;
+	if (port == 0)
+		return;
+	for (i = 0; i < cdst->nports; i++)
+		if (cdst->ports[i].port == port) {
+			conf_error(loc, "duplicate port %lld", port);
+			return;
+		}
+	if (cdst->nports >= EGD_MAX_DSTPORTS) {
+		conf_error(loc, "too many ports (at most %d)",
+		    EGD_MAX_DSTPORTS);
+		return;
+	}
+	dp = &cdst->ports[cdst->nports++];
+	memset(dp, 0, sizeof(*dp));
+	dp->port = (uint16_t)port;
+	dp->mode = (uint8_t)mode;
+	dp->minver = 12;
+	dp_loc = *loc;
+}
+
+/* The CA bundle is read here, at parse time: -n checks it too. */
+static void
+dport_close(void)
+{
+	const char	*why, *path;
+	int		 id;
+
+	if (dp == NULL)
+		return;
+	if (dp->mode == TLSM_MUTUAL) {
+		conf_error(&dp_loc, "port %u: tls mutual is not supported yet",
+		    dp->port);
+		dp = NULL;
+		return;
+	}
+	if (dp->mode == TLSM_DISABLE) {
+		if (dp->sni[0] || dp->ca[0] || dp->ciphers[0] || dp->nsan ||
+		    dp->minver != 12)
+			conf_error(&dp_loc, "port %u: tls disable takes no "
+			    "options", dp->port);
+		dp = NULL;
+		return;
+	}
+	path = dp->ca[0] ? dp->ca : EGRESSD_CABUNDLE;
+	if ((id = conf_ca_add(conf, path, &why)) == -1)
+		conf_error(&dp_loc, "port %u: ca \"%s\": %s", dp->port, path,
+		    why);
+	else
+		dp->ca_id = (uint32_t)id;
+	dp = NULL;
+}
+
+static void
+dport_sni(const YYLTYPE *loc, const char *name)
+{
+	const char	*why;
+
+	if (dp == NULL)
+		return;
+	if (host_valid(name, 0, &why) == -1)
+		conf_error(loc, "sni: %s", why);
+	else
+		strlcpy(dp->sni, name, sizeof(dp->sni));
+}
+
+static void
+dport_ca(const YYLTYPE *loc, const char *path)
+{
+	if (dp == NULL)
+		return;
+	if (path[0] != '/' || strlen(path) >= sizeof(dp->ca))
+		conf_error(loc, "ca: an absolute path of at most %zu bytes",
+		    sizeof(dp->ca) - 1);
+	else
+		strlcpy(dp->ca, path, sizeof(dp->ca));
+}
+
+static void
+dport_minver(const YYLTYPE *loc, const char *v)
+{
+	if (dp == NULL)
+		return;
+	if (strcmp(v, "1.2") == 0)
+		dp->minver = 12;
+	else if (strcmp(v, "1.3") == 0)
+		dp->minver = 13;
+	else
+		conf_error(loc, "min version: 1.2 or 1.3");
+}
+
+static void
+dport_ciphers(const YYLTYPE *loc, const char *list)
+{
+	const char	*p;
+
+	if (dp == NULL)
+		return;
+	for (p = list; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			break;
+	if (*list == '\0' || *p != '\0' || strlen(list) >= sizeof(dp->ciphers))
+		conf_error(loc, "ciphers: a list without spaces, at most %zu "
+		    "bytes", sizeof(dp->ciphers) - 1);
+	else
+		strlcpy(dp->ciphers, list, sizeof(dp->ciphers));
+}
+
+static void
+dport_san(const YYLTYPE *loc, const char *name)
+{
+	const char	*why;
+
+	if (dp == NULL)
+		return;
+	if (host_valid(name, 1, &why) == -1)
+		conf_error(loc, "verify-san: %s", why);
+	else if (dp->nsan >= EGD_MAX_VERIFYSAN)
+		conf_error(loc, "verify-san: too many names (at most %d)",
+		    EGD_MAX_VERIFYSAN);
+	else
+		strlcpy(dp->san[dp->nsan++], name, sizeof(dp->san[0]));
+}
+
+/*
+ * An https service port without a destination rule originates TLS with
+ * the defaults: the system bundle is read if any service has one.  A
+ * missing bundle is not an error here; such requests are refused.
+ */
+static void
+check_default_ca(void)
+{
+	const struct service	*s;
+	const char		*why;
+	int			 i;
+
+	TAILQ_FOREACH(s, &conf->services, entry)
+		for (i = 0; i < s->nports; i++)
+			if (s->ports[i].proto == SPROTO_HTTPS) {
+				conf->default_ca = conf_ca_add(conf,
+				    EGRESSD_CABUNDLE, &why);
+				if (conf->default_ca == -1)
+					log_warnx("%s: %s: https ports "
+					    "without a destination cannot "
+					    "originate TLS", EGRESSD_CABUNDLE,
+					    why);
+				return;
+			}
 }
 
 static void
@@ -2552,6 +2868,7 @@ parse_config(const char *filename, int flags)
 	errors = 0;
 	block_abandon();
 	ngateways = nlisteners = nservices = nroutes = nmatches = 0;
+	ndests = 0;
 	memset(&audit_loc, 0, sizeof(audit_loc));
 	nrefs = 0;
 	dnsttl_set = 0;
@@ -2572,6 +2889,7 @@ parse_config(const char *filename, int flags)
 		errors++;
 	check_global();
 	check_refs();
+	check_default_ca();
 
 	while (!TAILQ_EMPTY(&files)) {
 		file = TAILQ_LAST(&files, filelist);

@@ -33,6 +33,7 @@ static void	print_service(FILE *, const struct service *);
 static void	print_route(FILE *, const struct egressd_conf *,
 		    const struct route *);
 static void	print_match(FILE *, const struct route_match *);
+static void	print_destination(FILE *, const struct destination *);
 
 /* A quoted string, escaped as the lexer reads it back. */
 static void
@@ -302,6 +303,8 @@ print_service(FILE *fp, const struct service *s)
 	fprintf(fp, "\taction %s\n", action_name(s->action));
 	if (s->allow_private)
 		fputs("\tallow private\n", fp);
+	if (s->sni_nocheck)
+		fputs("\tsni check off\n", fp);
 	print_from(fp, s->from, s->nfrom);
 	fputs("}\n", fp);
 }
@@ -394,6 +397,7 @@ print_config(FILE *fp, const struct egressd_conf *conf)
 	const struct gateway	*g;
 	const struct service	*s;
 	const struct route	*r;
+	const struct destination *d;
 
 	print_global(fp, conf);
 	print_audit(fp, &conf->audit);
@@ -403,4 +407,51 @@ print_config(FILE *fp, const struct egressd_conf *conf)
 		print_service(fp, s);
 	TAILQ_FOREACH(r, &conf->routes, entry)
 		print_route(fp, conf, r);
+	TAILQ_FOREACH(d, &conf->destinations, entry)
+		print_destination(fp, d);
+}
+
+/* Every TLS setting explicit: the defaults are what they resolve to. */
+static void
+print_destination(FILE *fp, const struct destination *d)
+{
+	const struct dst_port	*p;
+	int			 i, j;
+
+	fputs("\ndestination ", fp);
+	print_string(fp, d->name);
+	fputs(" {\n\thost ", fp);
+	print_string(fp, d->host);
+	fputc('\n', fp);
+	for (i = 0; i < d->nports; i++) {
+		p = &d->ports[i];
+		fprintf(fp, "\tport %u tls %s", p->port,
+		    tls_mode_name(p->mode));
+		if (p->mode == TLSM_DISABLE) {
+			fputc('\n', fp);
+			continue;
+		}
+		/* A pattern's default SNI is the name asked: not printable. */
+		if (p->sni[0] != '\0' || d->host[0] != '*') {
+			fputs(" sni ", fp);
+			print_string(fp, p->sni[0] ? p->sni : d->host);
+		}
+		fputs(" ca ", fp);
+		print_string(fp, p->ca[0] ? p->ca : EGRESSD_CABUNDLE);
+		fprintf(fp, " min version %s", p->minver == 13 ? "1.3" : "1.2");
+		if (p->ciphers[0]) {
+			fputs(" ciphers ", fp);
+			print_string(fp, p->ciphers);
+		}
+		if (p->nsan > 0) {
+			fputs(" verify-san {", fp);
+			for (j = 0; j < p->nsan; j++) {
+				fputs(j ? ", " : " ", fp);
+				print_string(fp, p->san[j]);
+			}
+			fputs(" }", fp);
+		}
+		fputc('\n', fp);
+	}
+	fputs("}\n", fp);
 }

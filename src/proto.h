@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	5
+#define EGD_PROTO_VERSION	7
 
 enum egd_imsg {
 	IMSG_NONE = 0,
@@ -36,6 +36,8 @@ enum egd_imsg {
 	IMSG_CONF_MATCH,	/* struct route_match, list entry zeroed */
 	IMSG_CONF_OWNADDR,	/* struct msg_ownaddr: an address of this host */
 	IMSG_CONF_AUDIT,	/* struct audit_conf: audit settings, sinks */
+	IMSG_CONF_CA_CHUNK,	/* struct msg_ca_chunk: part of a CA bundle */
+	IMSG_CONF_DEST,		/* struct destination, entry and pointers zeroed */
 	IMSG_AUDIT_SINK,	/* struct msg_audit_sink + a connected socket */
 	IMSG_CONF_ADMIN,	/* struct msg_admin + metrics/control socket */
 	IMSG_RELOAD_RESULT,	/* struct msg_ctl_result, peerid as asked */
@@ -116,6 +118,21 @@ struct msg_conf_global {
 	uint32_t	 log_facility;
 	uint32_t	 limits[8];	/* struct egd_limits, in order */
 	char		 hostname[256];	/* for audit records */
+	int32_t		 default_ca;	/* CA bundle of https ports, -1: none */
+};
+
+/*
+ * A CA bundle's PEM text in pieces: bundle id (0, 1, ... in order), its
+ * total size, this piece's offset (in order, no gaps) and length; the
+ * message is the header and len bytes.
+ */
+#define EGD_CA_CHUNK	32768
+struct msg_ca_chunk {
+	uint32_t	 id;
+	uint32_t	 total;		/* bytes of the bundle, at most 4 MiB */
+	uint32_t	 off;
+	uint32_t	 len;		/* bytes of data[] that follow */
+	char		 data[EGD_CA_CHUNK];
 };
 
 struct msg_ownaddr {

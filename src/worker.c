@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -92,6 +93,10 @@ static const struct ps_handler worker_parent_table[] = {
 	CONF_ROW(IMSG_CONF_MATCH, struct route_match),
 	CONF_ROW(IMSG_CONF_OWNADDR, struct msg_ownaddr),
 	CONF_ROW(IMSG_CONF_AUDIT, struct audit_conf),
+	{ IMSG_CONF_CA_CHUNK, offsetof(struct msg_ca_chunk, data) + 1,
+	    sizeof(struct msg_ca_chunk), PS_FD_NONE, 0, 0,
+	    worker_dispatch_conf },
+	CONF_ROW(IMSG_CONF_DEST, struct destination),
 	{ IMSG_AUDIT_SINK, sizeof(struct msg_audit_sink),
 	    sizeof(struct msg_audit_sink), PS_FD_MUST, 0, 0,
 	    waudit_dispatch_sink },
@@ -150,6 +155,9 @@ worker_main(struct egressd_opts *opts)
 	w.rnd |= 1;
 	w.nextid = ((uint64_t)(worker_instance + 1) << 48) |
 	    (w.rnd & 0xffffff000000ULL);
+
+	/* OpenSSL reads its configuration and providers here, not later. */
+	orig_init();
 
 	/* 1. Identity and configuration from the parent. */
 	if (ps_buf_init(&w.startbuf, PS_PARENT_FD) == -1)
@@ -262,6 +270,7 @@ wconf_free(struct wconf *wc)
 			close(l->fd);
 		free(l);
 	}
+	orig_conf_free(wc->conf);
 	conf_free(wc->conf);
 	free(wc->rr);
 	free(wc);
@@ -366,6 +375,7 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 	if (wc == NULL || wc->gen != gen)
 		fatalx("configuration end for generation %u out of order",
 		    gen);
+	orig_conf_build(wc->conf);
 	TAILQ_FOREACH(l, &wc->listeners, entry)
 		l->gw = policy_gateway(wc->conf, l->m.gateway);
 	TAILQ_FOREACH(s, &wc->conf->services, entry)

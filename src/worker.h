@@ -117,6 +117,12 @@ struct hconn {
 	int			 nopool;	/* a fresh upstream only */
 	int			 tunnel_eof[2];	/* client, upstream closed */
 	struct timeval		 t_active;	/* tunnel's last bytes */
+	struct dst_port		*tls;		/* originate TLS: its settings */
+	const char		*tls_version;	/* as the handshake agreed */
+	int			 tls_resumed;
+	int			 tls_ms;	/* -1: no handshake for it */
+	char			 tls_verify[96];	/* "ok" or the error */
+	int			 sni_pending;	/* hello not yet checked */
 };
 
 struct upstream {
@@ -137,6 +143,14 @@ struct upstream {
 	int			 done;		/* response complete */
 	uint64_t		 body_left;	/* of a Content-Length body */
 	int			 gotbytes;	/* any response byte yet */
+	/* TLS origination: the pool gives it only to the same settings. */
+	void			*ssl;		/* SSL, owned by bev; or NULL */
+	struct dst_port		*tls;		/* its settings, while attached */
+	char			 sni[EGD_HOST_MAX];
+	char			 vhost[EGD_HOST_MAX];	/* name verified */
+	int			 handshaking;
+	int			 tls_ms;	/* handshake, -1: reused */
+	struct timeval		 t_tls;
 };
 
 /* worker.c */
@@ -155,6 +169,7 @@ int		 http_accept(struct wlistener *, int, const struct sockaddr *,
 void		 http_shutdown(void);
 void		 http_upstream_connected(struct hconn *);
 void		 http_upstream_failed(struct hconn *, int, int);
+void		 http_upstream_refused(struct hconn *, int, int, const char *);
 void		 http_response_head(struct hconn *);
 void		 http_response_body(struct hconn *, const char *, size_t);
 void		 http_response_done(struct hconn *);
@@ -163,6 +178,8 @@ void		 http_close(struct hconn *, int);
 void		 http_dns_cb(void *, int, const struct egd_addr *, int,
 		    uint32_t, int);
 void		 http_resolved(struct hconn *);
+void		 http_route(struct hconn *);
+void		 http_drop(struct hconn *, int);
 int		 hhead_alloc(struct hhead *, uint32_t, int);
 int		 hhead_add(struct hhead *, int, const char *, size_t);
 int		 hhead_folded(const struct hhead *, const char *);
@@ -181,6 +198,28 @@ void		 relay_tunnel_timeout(struct hconn *, int, short);
 void		 relay_resume(struct hconn *);
 void		 relay_pool_flush(void);
 void		 xio_fill(struct bufferevent *);
+
+/* worker_tls.c */
+int		 tls_client_hello(const uint8_t *, size_t, char *, size_t,
+		    size_t *, int *);
+void		 tls_feed(struct hconn *);
+int		 tls_tunnel_wants_check(const struct hconn *);
+int		 tls_tunnel_check(struct hconn *, int);
+
+/* worker_origin.c: TLS origination */
+void		 orig_init(void);
+void		 orig_conf_build(struct egressd_conf *);
+void		 orig_conf_free(struct egressd_conf *);
+int		 orig_select(const struct egressd_conf *, const char *,
+		    uint16_t, int, struct dst_port **, const char **);
+struct bufferevent *orig_wrap(struct event_base *, struct bufferevent *,
+		    struct dst_port *, const char *, const char *, void **);
+int		 orig_verified(void *, struct bufferevent *, char *, size_t);
+int		 orig_verify_error(void *, char *, size_t);
+void		 orig_keep_session(struct dst_port *, void *);
+void		 orig_info(void *, const char **, int *);
+void		 orig_done(void *);
+int		 orig_same_ctx(void *, const struct dst_port *);
 
 /* worker_control.c: the metrics listener and the control socket */
 void		 wctl_dispatch_status(struct ps_chan *, struct ps_msg *);

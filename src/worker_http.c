@@ -447,6 +447,8 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 	hc->parser.data = hc;
 	hc->keepalive = 1;
 	hc->dns_ms = hc->connect_ms = hc->ttfb_ms = -1;
+	if (wl->m.proto == PROTO_TLS)
+		hc->scheme = "tls";	/* passthrough: see worker_tls.c */
 	gettimeofday(&hc->t_start, NULL);
 	TAILQ_INSERT_TAIL(&hconns, hc, entry);
 	tv.tv_sec = hc->wc->conf->idle_timeout;
@@ -497,8 +499,21 @@ http_timer_cb(int fd, short ev, void *arg)
 {
 	struct hconn	*hc = arg;
 
+	if (hc->sni_pending) {
+		/* The tunnel's first bytes did not come whole in time. */
+		if (tls_tunnel_check(hc, 1) == 0)
+			relay_tunnel(hc);
+		return;
+	}
 	if (hc->state != HS_HEAD)
 		return;
+	if (hc->wl->m.proto == PROTO_TLS) {
+		if (evbuffer_get_length(bufferevent_get_input(hc->bev)) > 0)
+			http_drop(hc, AR_REQUEST_TIMEOUT);
+		else
+			http_close(hc, 0);
+		return;
+	}
 	if (hc->req.len > 0 || hc->parser.finish != HTTP_FINISH_SAFE)
 		http_deny(hc, 408, AR_REQUEST_TIMEOUT, "request timeout");
 	else
@@ -512,7 +527,13 @@ http_read_cb(struct bufferevent *bev, void *arg)
 
 	xio_fill(bev);
 	if (hc->state == HS_TUNNEL) {
+		if (hc->sni_pending && tls_tunnel_check(hc, 0) != 0)
+			return;
 		relay_tunnel(hc);
+		return;
+	}
+	if (hc->wl->m.proto == PROTO_TLS) {
+		tls_feed(hc);
 		return;
 	}
 	http_feed(hc);
@@ -544,6 +565,8 @@ http_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct hconn	*hc = arg;
 
 	if (hc->state == HS_TUNNEL && (what & BEV_EVENT_EOF)) {
+		if (hc->sni_pending && tls_tunnel_check(hc, 1) != 0)
+			return;
 		relay_tunnel_eof(hc, 0);
 		return;
 	}
@@ -794,7 +817,7 @@ http_decide(struct hconn *hc)
 	struct egd_addr		 lit;
 	const char		*te;
 	size_t			 len;
-	int			 literal = 0, i;
+	int			 literal = 0;
 
 	evtimer_del(hc->timer);
 	hc->state = HS_DECIDE;
@@ -854,10 +877,17 @@ http_decide(struct hconn *hc)
 		return;
 	}
 	hc->report = hc->dec.report;
-	/* An https service port wants TLS originated: not before it exists. */
-	if (!q.connect && hc->dec.sport->proto == SPROTO_HTTPS) {
-		http_deny(hc, 502, AR_PROTOCOL,
-		    "TLS origination to this port is not available yet");
+	/*
+	 * TLS originated where the destination's rule says so, or the
+	 * service port is https (policy_service() refused tls and tcp).
+	 */
+	hc->tls = NULL;
+	hc->tls_version = NULL;
+	hc->tls_ms = -1;
+	hc->tls_verify[0] = '\0';
+	if (!q.connect && orig_select(conf, hc->dec.host, hc->dec.port,
+	    hc->dec.sport->proto, &hc->tls, &te) == -1) {
+		http_deny(hc, 502, AR_TLS_HANDSHAKE, te);
 		return;
 	}
 	if (hc->upgrade && !q.connect && !hc->dec.websocket) {
@@ -869,8 +899,18 @@ http_decide(struct hconn *hc)
 		http_deny(hc, 503, AR_TUNNEL_LIMIT, "too many tunnels");
 		return;
 	}
+	http_route(hc);
+}
 
-	/* Where it may go: static endpoints, a literal, or DNS. */
+/*
+ * Where an allowed request or tunnel may go: static endpoints, a
+ * literal, or DNS; then the guard and the relay (http_resolved).
+ */
+void
+http_route(struct hconn *hc)
+{
+	int	i;
+
 	hc->naddrs = 0;
 	if (hc->dec.svc->resolution == RES_STATIC) {
 		for (i = 0; i < hc->dec.svc->nendpoints; i++) {
@@ -1034,6 +1074,11 @@ http_deny(struct hconn *hc, int status, int reason, const char *text)
 	size_t		 before;
 	int		 blen, close_after;
 
+	if (hc->wl->m.proto == PROTO_TLS) {
+		/* Not ours to answer: the client speaks TLS to the origin. */
+		http_drop(hc, reason);
+		return;
+	}
 	if (hc->resp_started) {
 		/* Too late for a status: the client sees the cut. */
 		http_audit(hc, reason, 0);
@@ -1073,6 +1118,22 @@ http_deny(struct hconn *hc, int status, int reason, const char *text)
 	http_request_end(hc);
 }
 
+/*
+ * Refuse with no answer but the close: a tls listener's client, or a
+ * tunnel already established.  The record says why.
+ */
+void
+http_drop(struct hconn *hc, int reason)
+{
+	if (hc->dnsid != 0) {
+		wdns_cancel(hc->dnsid);
+		hc->dnsid = 0;
+	}
+	if (!hc->audited)
+		http_audit(hc, reason, 1);
+	http_close(hc, 0);
+}
+
 /* The record of the request in progress. */
 static void
 http_audit(struct hconn *hc, int reason, int denied)
@@ -1083,7 +1144,8 @@ http_audit(struct hconn *hc, int reason, int denied)
 	if (hc->id == 0)
 		hc->id = worker_next_id();
 	r.event = denied ? AEV_DENY : hc->scheme != NULL &&
-	    strcmp(hc->scheme, "connect") == 0 ? AEV_TUNNEL : AEV_REQUEST;
+	    (strcmp(hc->scheme, "connect") == 0 ||
+	    strcmp(hc->scheme, "tls") == 0) ? AEV_TUNNEL : AEV_REQUEST;
 	r.decision = denied ? ADEC_DENY :
 	    hc->report != AR_NONE ? ADEC_REPORT : ADEC_ALLOW;
 	r.reason = denied ? reason : (reason != AR_NONE ? reason :
@@ -1113,6 +1175,13 @@ http_audit(struct hconn *hc, int reason, int denied)
 	r.dns_cached = hc->dns_cached;
 	r.connect_ms = hc->connect_ms;
 	r.ttfb_ms = hc->ttfb_ms;
+	if (hc->tls != NULL) {
+		r.tls = "originated";
+		r.tls_version = hc->tls_version;
+		r.tls_verify = hc->tls_verify;
+		r.tls_resumed = hc->tls_resumed;
+		r.tls_ms = hc->tls_ms;
+	}
 	r.total_ms = ms_since(&hc->t_start);
 	audit_emit(&r);
 	status_count(&r);
@@ -1173,12 +1242,25 @@ http_upstream_connected(struct hconn *hc)
 	size_t			 plen;
 
 	hc->connect_ms = ms_since(&hc->t_conn);
+	if (hc->wl->m.proto == PROTO_TLS) {
+		/* The hello waits in the input: the tunnel sends it first. */
+		hc->state = HS_TUNNEL;
+		relay_tunnel(hc);
+		return;
+	}
 	if (hc->parser.method == HTTP_CONNECT) {
 		evbuffer_add_printf(bufferevent_get_output(hc->bev),
 		    "HTTP/1.1 200 Connection established\r\n"
 		    "Via: 1.1 egressd\r\n\r\n");
 		hc->status = 200;
 		hc->state = HS_TUNNEL;
+		if (tls_tunnel_wants_check(hc)) {
+			/* Nothing goes up before the hello is checked. */
+			hc->sni_pending = 1;
+			http_arm_timer(hc, hc->wc->conf->request_timeout);
+			if (tls_tunnel_check(hc, 0) != 0)
+				return;
+		}
 		relay_tunnel(hc);
 		return;
 	}
@@ -1193,7 +1275,7 @@ http_upstream_connected(struct hconn *hc)
 		evbuffer_add(out, hc->path, hc->pathlen);
 	evbuffer_add(out, " HTTP/1.1\r\nHost: ", 17);
 	evbuffer_add(out, hc->dec.authority, strlen(hc->dec.authority));
-	if (hc->dec.port != 80)
+	if (hc->dec.port != (hc->tls != NULL ? 443 : 80))
 		evbuffer_add_printf(out, ":%u", hc->dec.port);
 	evbuffer_add(out, "\r\n", 2);
 	hhead_copy_fields(&hc->req, out);
@@ -1221,6 +1303,14 @@ void
 http_upstream_failed(struct hconn *hc, int status, int how)
 {
 	http_deny(hc, status, how, NULL);
+}
+
+/* The same, with the reason's details for the client (TLS errors). */
+void
+http_upstream_refused(struct hconn *hc, int status, int how,
+    const char *text)
+{
+	http_deny(hc, status, how, text);
 }
 
 static void	 http_response_head_write(struct hconn *, struct upstream *,

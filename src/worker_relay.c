@@ -40,6 +40,7 @@ static void	 up_event_cb(struct bufferevent *, short, void *);
 static void	 up_free(struct upstream *);
 static void	 up_feed(struct upstream *);
 static void	 up_connect_failed(struct upstream *, int);
+static void	 up_tls_info(struct upstream *, struct hconn *);
 static void	 xio_fill_more(struct evbuffer *, int);
 
 /* ---- the response parser ---------------------------------------------- */
@@ -174,14 +175,38 @@ pool_hash(const struct egd_addr *a, uint16_t port)
 	return h % POOL_BUCKETS;
 }
 
+/* The SNI a request's TLS connection sends: the rule's, or the host. */
+static const char *
+req_sni(const struct hconn *hc)
+{
+	return hc->tls->sni[0] != '\0' ? hc->tls->sni : hc->dec.host;
+}
+
+/*
+ * A pooled connection serves a request of the same kind only: plain for
+ * plain; TLS made with the same context, SNI and verified name.
+ */
+static int
+pool_fits(const struct upstream *up, const struct hconn *hc)
+{
+	if ((up->ssl != NULL) != (hc->tls != NULL))
+		return 0;
+	if (up->ssl == NULL)
+		return 1;
+	return orig_same_ctx(up->ssl, hc->tls) &&
+	    strcmp(up->sni, req_sni(hc)) == 0 &&
+	    strcmp(up->vhost, hc->dec.host) == 0;
+}
+
 static struct upstream *
-pool_take(const struct egd_addr *a, uint16_t port)
+pool_take(const struct egd_addr *a, uint16_t port, const struct hconn *hc)
 {
 	struct upstream	*up;
 	struct upq	*q = &pool[pool_hash(a, port)];
 
 	TAILQ_FOREACH(up, q, entry)
-		if (up->port == port && egd_addr_equal(&up->addr, a)) {
+		if (up->port == port && egd_addr_equal(&up->addr, a) &&
+		    pool_fits(up, hc)) {
 			TAILQ_REMOVE(q, up, entry);
 			pool_count--;
 			status_pool_idle(pool_count);
@@ -213,10 +238,16 @@ pool_event_cb(struct bufferevent *bev, short what, void *arg)
 	up_free(up);
 }
 
-/* An idle upstream that speaks unasked is broken: drop it. */
+/*
+ * An idle upstream that speaks unasked is broken: drop it.  A TLS one's
+ * callbacks are deferred, and one queued before it came here may find
+ * nothing to read: that is no reason.
+ */
 static void
 pool_read_cb(struct bufferevent *bev, void *arg)
 {
+	if (evbuffer_get_length(bufferevent_get_input(bev)) == 0)
+		return;
 	pool_event_cb(bev, BEV_EVENT_ERROR, arg);
 }
 
@@ -232,6 +263,7 @@ pool_put(struct upstream *up, const struct egressd_conf *conf)
 		return;
 	}
 	up->hc = NULL;
+	up->tls = NULL;		/* its generation may go before it does */
 	up->reused = 1;
 	bufferevent_setcb(up->bev, pool_read_cb, NULL, pool_event_cb, up);
 	bufferevent_set_timeouts(up->bev, &tv, NULL);
@@ -261,6 +293,8 @@ relay_pool_flush(void)
 static void
 up_free(struct upstream *up)
 {
+	if (up->ssl != NULL && up->connected)
+		orig_done(up->ssl);
 	if (up->bev != NULL)
 		bufferevent_free(up->bev);
 	hhead_free(&up->resp);
@@ -323,8 +357,11 @@ relay_connect(struct hconn *hc)
 	gettimeofday(&hc->t_conn, NULL);
 	/* A tunnel gets its own connection; requests take a pooled one. */
 	if (hc->parser.method != HTTP_CONNECT && !hc->upgrade &&
-	    !hc->nopool && (up = pool_take(a, hc->dec.port)) != NULL) {
+	    !hc->nopool && (up = pool_take(a, hc->dec.port, hc)) != NULL) {
+		up->tls = hc->tls;
+		up->tls_ms = -1;
 		up_attach(hc, up);
+		up_tls_info(up, hc);
 		http_upstream_connected(hc);
 		return;
 	}
@@ -334,6 +371,11 @@ relay_connect(struct hconn *hc)
 	}
 	up->addr = *a;
 	up->port = hc->dec.port;
+	up->tls_ms = -1;
+	if ((up->tls = hc->tls) != NULL) {
+		strlcpy(up->sni, req_sni(hc), sizeof(up->sni));
+		strlcpy(up->vhost, hc->dec.host, sizeof(up->vhost));
+	}
 	len = egd_addr_to_sa(a, up->port, &ss);
 	if ((up->bev = bufferevent_socket_new(worker_base, -1,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -376,15 +418,121 @@ up_connect_failed(struct upstream *up, int how)
 	http_upstream_failed(hc, how == AR_UPSTREAM_TIMEOUT ? 504 : 502, how);
 }
 
+static int
+ms_since(const struct timeval *t)
+{
+	struct timeval	now, d;
+
+	gettimeofday(&now, NULL);
+	timersub(&now, t, &d);
+	return (int)(d.tv_sec * 1000 + d.tv_usec / 1000);
+}
+
+/* The TLS connection's facts, for the request's audit record. */
+static void
+up_tls_info(struct upstream *up, struct hconn *hc)
+{
+	if (up->ssl == NULL)
+		return;
+	orig_info(up->ssl, &hc->tls_version, &hc->tls_resumed);
+	hc->tls_ms = up->tls_ms;
+	strlcpy(hc->tls_verify, "ok", sizeof(hc->tls_verify));
+}
+
+/* TCP is up: originate TLS over it; the handshake ends in up_connected. */
+static void
+up_tls_start(struct upstream *up)
+{
+	struct bufferevent	*bev, *under = up->bev;
+	struct timeval		 tv;
+	struct hconn		*hc = up->hc;
+
+	bufferevent_set_timeouts(up->bev, NULL, NULL);
+	if ((bev = orig_wrap(worker_base, up->bev, up->tls, up->sni,
+	    up->vhost, &up->ssl)) == NULL) {
+		hc->up = NULL;
+		up_free(up);
+		http_upstream_refused(hc, 502, AR_TLS_HANDSHAKE,
+		    "cannot start TLS");
+		return;
+	}
+	up->bev = bev;
+	up->handshaking = 1;
+	gettimeofday(&up->t_tls, NULL);
+	bufferevent_setcb(bev, NULL, NULL, up_event_cb, up);
+	tv.tv_sec = hc->dec.timeout ? hc->dec.timeout :
+	    hc->wc->conf->connect_timeout;
+	tv.tv_usec = 0;
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ);	/* for the timeout */
+	/*
+	 * A filter starts its handshake from the socket's callbacks, and a
+	 * connected socket with nothing to send calls none: kick it.
+	 */
+	bufferevent_trigger(under, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS |
+	    BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/*
+ * The handshake failed: a verification failure is told as such, with
+ * OpenSSL's reason; no request byte was sent.  Not retried elsewhere:
+ * another address of the same name would show the same certificate.
+ */
+static void
+up_tls_failed(struct upstream *up, short what)
+{
+	struct hconn	*hc = up->hc;
+	char		 err[96];
+	int		 verify;
+
+	if (what & BEV_EVENT_TIMEOUT) {
+		up_connect_failed(up, AR_UPSTREAM_TIMEOUT);
+		return;
+	}
+	/* Else OpenSSL's error, if it kept one. */
+	if (!(verify = orig_verify_error(up->ssl, err, sizeof(err))) &&
+	    orig_verified(up->ssl, up->bev, err, sizeof(err)) == 0)
+		strlcpy(err, "handshake failed", sizeof(err));
+	strlcpy(hc->tls_verify, verify ? err : "handshake failed",
+	    sizeof(hc->tls_verify));
+	hc->tls_ms = ms_since(&up->t_tls);
+	hc->up = NULL;
+	up_free(up);
+	http_upstream_refused(hc, 502, verify ? AR_TLS_VERIFY_FAILED :
+	    AR_TLS_HANDSHAKE, err);
+}
+
 static void
 up_connected(struct upstream *up)
 {
 	struct hconn	*hc = up->hc;
-	int		 on = 1, fd = bufferevent_getfd(up->bev);
+	char		 err[96];
+	int		 on = 1;
 
+	if (up->tls != NULL && up->ssl == NULL) {
+		(void)setsockopt(bufferevent_getfd(up->bev), IPPROTO_TCP,
+		    TCP_NODELAY, &on, sizeof(on));
+		up_tls_start(up);
+		return;
+	}
+	if (up->handshaking) {
+		up->handshaking = 0;
+		up->tls_ms = ms_since(&up->t_tls);
+		if (orig_verified(up->ssl, up->bev, err, sizeof(err)) == -1) {
+			strlcpy(hc->tls_verify, err, sizeof(hc->tls_verify));
+			hc->up = NULL;
+			up_free(up);
+			http_upstream_refused(hc, 502, AR_TLS_VERIFY_FAILED,
+			    err);
+			return;
+		}
+		orig_keep_session(up->tls, up->ssl);
+	} else
+		(void)setsockopt(bufferevent_getfd(up->bev), IPPROTO_TCP,
+		    TCP_NODELAY, &on, sizeof(on));
 	up->connected = 1;
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	up_attach(hc, up);
+	up_tls_info(up, hc);
 	http_upstream_connected(hc);
 }
 
@@ -419,6 +567,10 @@ up_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (!up->connected) {
 		if (what & BEV_EVENT_CONNECTED) {
 			up_connected(up);
+			return;
+		}
+		if (up->handshaking) {
+			up_tls_failed(up, what);
 			return;
 		}
 		up_connect_failed(up, (what & BEV_EVENT_TIMEOUT) ?
@@ -569,7 +721,9 @@ up_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct upstream	*up = arg;
 
-	xio_fill(bev);
+	/* The socket holds TLS records: only the filter may read it. */
+	if (up->ssl == NULL)
+		xio_fill(bev);
 	if (up->hc->state == HS_TUNNEL) {
 		relay_tunnel(up->hc);
 		return;
@@ -601,6 +755,8 @@ relay_release(struct hconn *hc, int reuse)
 	hc->up = NULL;
 	if (up == NULL)
 		return;
+	if (up->ssl != NULL && up->tls != NULL && up->connected)
+		orig_keep_session(up->tls, up->ssl);	/* tickets came since */
 	if (reuse && up->connected && up->done && up->keepalive &&
 	    !up->upgrade && evbuffer_get_length(bufferevent_get_output(
 	    up->bev)) == 0)
@@ -654,7 +810,8 @@ relay_tunnel(struct hconn *hc)
 		http_close(hc, AR_UPSTREAM_RESET);
 		return;
 	}
-	if (!hc->tunnel_eof[1])
+	/* Client bytes wait while their ClientHello is checked. */
+	if (!hc->tunnel_eof[1] && !hc->sni_pending)
 		hc->bytes_in += tunnel_move(hc->bev, up->bev);
 	if (!hc->tunnel_eof[0])
 		hc->bytes_out += tunnel_move(up->bev, hc->bev);

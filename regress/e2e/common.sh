@@ -25,8 +25,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# free_port: a loopback port free now and not handed out before in this
+# test (the kernel may give the same ephemeral port twice in a row; the
+# list is a file because $(free_port) runs in a subshell).
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+	while :; do
+		fp=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+		grep -qx "$fp" "$T/.ports" 2>/dev/null && continue
+		echo "$fp" >> "$T/.ports"
+		echo "$fp"
+		return 0
+	done
 }
 
 # children_of PID: the pids whose parent is PID.

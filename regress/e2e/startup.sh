@@ -53,7 +53,7 @@ kill "$TAKER"; wait "$TAKER" 2>/dev/null
 
 conf "$EGD_USER" "$T/root"
 sed -i "s/port $PORT http/port $PORT https/" "$T/egressd.conf"
-refuses "TLS listeners are not supported yet" "an https listener (no TLS in this release)"
+refuses "https listeners are not supported yet" "an https listener (no TLS termination in this release)"
 "$EGRESSD" -n -f "$T/egressd.conf" > "$T/out" 2>&1
 ok $(grep -q "warning: egressd will not start" "$T/out"; echo $?) "egressd -n warns about it"
 
