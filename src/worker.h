@@ -183,6 +183,8 @@ void		 http_drop(struct hconn *, int);
 int		 hhead_alloc(struct hhead *, uint32_t, int);
 int		 hhead_add(struct hhead *, int, const char *, size_t);
 int		 hhead_folded(const struct hhead *, const char *);
+int		 hhead_on_value(struct hhead *, llhttp_t *, const char *, size_t);
+int		 hhead_on_value_complete(struct hhead *);
 void		 hhead_copy_fields(const struct hhead *, struct evbuffer *);
 void		 hhead_reset(struct hhead *);
 void		 hhead_free(struct hhead *);

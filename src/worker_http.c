@@ -328,17 +328,36 @@ req_on_field(llhttp_t *p, const char *at, size_t len)
 	return hhead_add(&hc->req, 1, at, len) == 0 ? 0 : HPE_USER;
 }
 
+/*
+ * Header values, for requests and responses alike.  A value after its
+ * line ended is obs-fold: refused.
+ */
+int
+hhead_on_value(struct hhead *h, llhttp_t *p, const char *at, size_t len)
+{
+	if (h->invalue == 2 || hhead_folded(h, at)) {
+		llhttp_set_error_reason(p, "obs-fold");
+		return HPE_USER;
+	}
+	return hhead_add(h, 2, at, len) == 0 ? 0 : HPE_USER;
+}
+
+/* An empty value had no data callback: make its field whole. */
+int
+hhead_on_value_complete(struct hhead *h)
+{
+	if (!h->invalue && h->nf > 0)
+		h->f[h->nf - 1].voff = h->len;
+	h->invalue = 2;
+	return 0;
+}
+
 static int
 req_on_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct hconn	*hc = p->data;
 
-	/* A value after its line ended is obs-fold: refused. */
-	if (hc->req.invalue == 2 || hhead_folded(&hc->req, at)) {
-		llhttp_set_error_reason(p, "obs-fold");
-		return HPE_USER;
-	}
-	return hhead_add(&hc->req, 2, at, len) == 0 ? 0 : HPE_USER;
+	return hhead_on_value(&hc->req, p, at, len);
 }
 
 static int
@@ -346,11 +365,7 @@ req_on_value_complete(llhttp_t *p)
 {
 	struct hconn	*hc = p->data;
 
-	/* An empty value had no data callback: make its field whole. */
-	if (!hc->req.invalue && hc->req.nf > 0)
-		hc->req.f[hc->req.nf - 1].voff = hc->req.len;
-	hc->req.invalue = 2;
-	return 0;
+	return hhead_on_value_complete(&hc->req);
 }
 
 static int

@@ -75,11 +75,7 @@ resp_on_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct upstream	*up = p->data;
 
-	if (up->resp.invalue == 2 || hhead_folded(&up->resp, at)) {
-		llhttp_set_error_reason(p, "obs-fold");
-		return HPE_USER;
-	}
-	return hhead_add(&up->resp, 2, at, len) == 0 ? 0 : HPE_USER;
+	return hhead_on_value(&up->resp, p, at, len);
 }
 
 static int
@@ -87,10 +83,7 @@ resp_on_value_complete(llhttp_t *p)
 {
 	struct upstream	*up = p->data;
 
-	if (!up->resp.invalue && up->resp.nf > 0)
-		up->resp.f[up->resp.nf - 1].voff = up->resp.len;
-	up->resp.invalue = 2;
-	return 0;
+	return hhead_on_value_complete(&up->resp);
 }
 
 static int
