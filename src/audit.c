@@ -63,6 +63,7 @@ static const char *const audit_events[] = { "REQUEST", "TUNNEL", "DENY" };
 static const char *const audit_decisions[] = { "allow", "deny", "report" };
 
 static char	 audit_host[256] = "-";
+static int	 audit_pid;		/* PROCID: fixed for the process */
 static int	 audit_facility = LOG_DAEMON;
 static char	 audit_sdid[EGD_SDID_MAX + 1] = EGRESSD_SDID;
 static int	 audit_denials_only;
@@ -82,6 +83,7 @@ audit_init(const char *hostname, int facility)
 	if (hostname != NULL && *hostname != '\0')
 		strlcpy(audit_host, hostname, sizeof(audit_host));
 	audit_facility = facility;
+	audit_pid = (int)getpid();
 }
 
 /* The SD-ID (checked by the parser and conf_recv()), and "events". */
@@ -197,7 +199,7 @@ ab_begin(struct audit_out *o, int sev, const char *msgid)
 	gmtime_r(&tv.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	n = snprintf(o->line, sizeof(o->line), "<%d>1 %s.%06ldZ %s egressd "
-	    "%d ", o->pri, ts, (long)tv.tv_usec, audit_host, (int)getpid());
+	    "%d ", o->pri, ts, (long)tv.tv_usec, audit_host, audit_pid);
 	o->msgoff = n > 0 ? (size_t)n : 0;
 	o->len = o->msgoff;
 	ab_raw(o, msgid, strlen(msgid));
