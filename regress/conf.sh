@@ -65,6 +65,26 @@ check_valid() {
 	fi
 }
 
+# Certificates for the cases with https listeners and tls mutual, made
+# now at a fixed place, since the expected output prints their paths.
+ctls=/tmp/egressd-conf-tls
+rm -rf "$ctls" && mkdir -p "$ctls" || exit 1
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=conf CA" \
+    -keyout "$ctls/ca.key" -out "$ctls/ca.pem" >/dev/null 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -days 2 -subj "/CN=gw.test" -keyout "$ctls/gw.key" -out "$ctls/gw.pem" \
+    >/dev/null 2>&1
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=other" \
+    -keyout "$ctls/other.key" -out "$ctls/other.pem" >/dev/null 2>&1
+cat "$ctls/gw.pem" "$ctls/gw.key" > "$ctls/combined.pem"
+printf 'not a certificate\n' > "$ctls/junk.pem"
+openssl pkey -in "$ctls/gw.key" -aes128 -passout pass:x \
+    -out "$ctls/encrypted.key" >/dev/null 2>&1
+openssl genpkey -algorithm ed25519 -out "$ctls/ed.key" >/dev/null 2>&1
+openssl req -x509 -key "$ctls/ed.key" -days 2 -subj "/CN=ed" \
+    -out "$ctls/ed.pem" >/dev/null 2>&1
+trap 'rm -rf "$tmp" "$ctls"' EXIT
+
 cd "$SRCDIR/regress/conf" || exit 1
 
 for conf in [0-9][0-9].conf; do
@@ -98,10 +118,29 @@ for conf in bad-[0-9][0-9].conf; do
 	fi
 done
 
-# The examples shipped in etc/ must be valid.
+# The examples shipped in etc/ must be valid.  terminate.conf names
+# certificates and keys, made here: a CA, the gateway's (RSA) and a
+# client's (EC).
+tls=$tmp/tls
+mkdir -p "$tls"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=conf test CA" \
+    -keyout "$tls/ca.key" -out "$tls/ca.pem" >/dev/null 2>&1
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=gw.test" \
+    -keyout "$tls/gw.key" -out "$tls/gw.pem" >/dev/null 2>&1
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -days 2 -subj "/CN=client" -keyout "$tls/cl.key" -out "$tls/cl.pem" \
+    >/dev/null 2>&1
 for conf in "$SRCDIR"/etc/*.conf; do
 	case $conf in *rsyslog*) continue ;; esac
-	check_valid "etc/${conf##*/}" "$conf"
+	set --
+	case $conf in
+	*/terminate.conf)
+		set -- -D "gw_cert=\"$tls/gw.pem\"" -D "gw_key=\"$tls/gw.key\"" \
+		    -D "clients_ca=\"$tls/ca.pem\"" \
+		    -D "partner_cert=\"$tls/cl.pem\"" \
+		    -D "partner_key=\"$tls/cl.key\"" ;;
+	esac
+	check_valid "etc/${conf##*/}" "$conf" "$@"
 done
 
 rm -f "$tmp/out" "$tmp/err"

@@ -57,6 +57,8 @@ static const char *const audit_reasons[AR_MAX] = {
 	[AR_NO_SNI] = "no_sni",
 	[AR_BAD_CLIENT_HELLO] = "bad_client_hello",
 	[AR_SNI_MISMATCH] = "sni_mismatch",
+	[AR_IDENTITY_DENIED] = "identity_denied",
+	[AR_CLIENT_TLS_FAILED] = "client_tls_failed",
 };
 
 static const char *const audit_events[] = { "REQUEST", "TUNNEL", "DENY" };
@@ -234,6 +236,8 @@ audit_emit(const struct audit_rec *r)
 		ab_num(&o, "client_port", r->client_port);
 	}
 	ab_str(&o, "identity", r->identity);
+	ab_str(&o, "client_tls", r->client_tls);
+	ab_str(&o, "client_tls_error", r->client_tls_error);
 	ab_str(&o, "gateway", r->gateway);
 	ab_str(&o, "method", r->method);
 	ab_str(&o, "scheme", r->scheme);

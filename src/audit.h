@@ -57,6 +57,8 @@ enum audit_reason {
 	AR_NO_SNI,		/* a ClientHello without a server name */
 	AR_BAD_CLIENT_HELLO,	/* not TLS, malformed, or a bad name */
 	AR_SNI_MISMATCH,	/* a tunnel's hello names another host */
+	AR_IDENTITY_DENIED,	/* client identity not in "from identity" */
+	AR_CLIENT_TLS_FAILED,	/* https listener: the handshake failed */
 	AR_MAX
 };
 
@@ -70,6 +72,8 @@ struct audit_rec {
 	const struct egd_addr	*client;
 	uint16_t		 client_port;
 	const char		*identity;	/* verified client identity */
+	const char		*client_tls;	/* https listener: version */
+	const char		*client_tls_error;	/* its failure */
 	const char		*gateway;
 	const char		*method;
 	const char		*scheme;	/* http, https, connect */

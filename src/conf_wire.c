@@ -240,6 +240,19 @@ host_new(const char *name)
 #define STR_OK(f)	(msg_str((f), sizeof(f)) == 0)
 
 static int
+idents_ok(const char (*idents)[EGD_IDENT_MAX], int n)
+{
+	int	i;
+
+	if (n < 0 || n > EGD_MAX_IDENTS)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!STR_OK(idents[i]) || idents[i][0] == '\0')
+			return 0;
+	return 1;
+}
+
+static int
 recv_service(struct egressd_conf *conf, const struct ps_msg *m)
 {
 	struct service	*s;
@@ -251,6 +264,7 @@ recv_service(struct egressd_conf *conf, const struct ps_msg *m)
 	if (!STR_OK(s->name) || s->nports < 0 || s->nports > EGD_MAX_PORTS ||
 	    s->nendpoints < 0 || s->nendpoints > EGD_MAX_ENDPOINTS ||
 	    !cidrs_ok(s->from, s->nfrom) ||
+	    !idents_ok(s->idents, s->nidents) ||
 	    (s->resolution != RES_DNS && s->resolution != RES_STATIC) ||
 	    (s->action != ACT_ENFORCE && s->action != ACT_REPORT)) {
 		free(s);
@@ -280,7 +294,8 @@ recv_route(struct egressd_conf *conf, const struct ps_msg *m)
 	memcpy(r, m->data, sizeof(*r));
 	TAILQ_INIT(&r->matches);
 	if (!STR_OK(r->name) || r->ngateways < 0 ||
-	    r->ngateways > EGD_MAX_ROUTEGW || !cidrs_ok(r->from, r->nfrom)) {
+	    r->ngateways > EGD_MAX_ROUTEGW || !cidrs_ok(r->from, r->nfrom) ||
+	    !idents_ok(r->idents, r->nidents)) {
 		free(r);
 		return -1;
 	}
@@ -431,10 +446,15 @@ recv_dest(struct egressd_conf *conf, const struct ps_msg *m)
 			continue;
 		bad = !STR_OK(p->sni) || !STR_OK(p->ca) ||
 		    !STR_OK(p->ciphers) || p->nsan < 0 ||
+		    !STR_OK(p->cert) || !STR_OK(p->key) ||
 		    p->nsan > EGD_MAX_VERIFYSAN ||
-		    (p->mode != TLSM_DISABLE && p->mode != TLSM_SIMPLE) ||
+		    (p->mode != TLSM_DISABLE && p->mode != TLSM_SIMPLE &&
+		    p->mode != TLSM_MUTUAL) ||
+		    (p->mode == TLSM_MUTUAL && (p->cert_id < 0 ||
+		    p->cert_id >= conf->ncas || conf->cas[p->cert_id].got !=
+		    conf->cas[p->cert_id].len)) ||
 		    (p->minver != 12 && p->minver != 13) ||
-		    (p->mode == TLSM_SIMPLE && (p->ca_id >=
+		    (p->mode != TLSM_DISABLE && (p->ca_id >=
 		    (uint32_t)conf->ncas || conf->cas[p->ca_id].got !=
 		    conf->cas[p->ca_id].len));
 		for (j = 0; !bad && j < p->nsan; j++)
@@ -545,3 +565,13 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 	}
 	return rv;
 }
+
+/* Every record goes as one message. */
+_Static_assert(sizeof(struct destination) <= PS_MAX_PAYLOAD,
+    "struct destination does not fit a message");
+_Static_assert(sizeof(struct service) <= PS_MAX_PAYLOAD,
+    "struct service does not fit a message");
+_Static_assert(sizeof(struct route) <= PS_MAX_PAYLOAD,
+    "struct route does not fit a message");
+_Static_assert(sizeof(struct msg_key) <= PS_MAX_PAYLOAD,
+    "struct msg_key does not fit a message");

@@ -140,6 +140,11 @@ conf_free(struct egressd_conf *conf)
 	}
 	for (i = 0; i < conf->ncas; i++)
 		free(conf->cas[i].pem);
+	for (i = 0; i < conf->nkeys; i++)
+		if (conf->keys[i].der != NULL) {
+			explicit_bzero(conf->keys[i].der, conf->keys[i].len);
+			free(conf->keys[i].der);
+		}
 	free(conf->ownaddrs);
 	free(conf);
 }
@@ -197,57 +202,6 @@ conf_destination(struct egressd_conf *conf, const char *name)
 		if (strcmp(d->name, name) == 0)
 			return d;
 	return NULL;
-}
-
-/*
- * Read a CA bundle once per path: a regular file of at most
- * EGD_CA_MAXSIZE bytes.  Returns its index, or -1 with *why set.
- */
-int
-conf_ca_add(struct egressd_conf *conf, const char *path, const char **why)
-{
-	struct ca_bundle	*ca;
-	struct stat		 st;
-	ssize_t			 n;
-	int			 i, fd;
-
-	for (i = 0; i < conf->ncas; i++)
-		if (strcmp(conf->cas[i].path, path) == 0)
-			return i;
-	if (conf->ncas >= EGD_MAX_CAS) {
-		*why = "too many CA bundles";
-		return -1;
-	}
-	if ((fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) == -1) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size <= 0 || st.st_size > EGD_CA_MAXSIZE) {
-		*why = "not a regular file of 1 byte to 4 MiB";
-		close(fd);
-		return -1;
-	}
-	ca = &conf->cas[conf->ncas];
-	memset(ca, 0, sizeof(*ca));
-	strlcpy(ca->path, path, sizeof(ca->path));
-	ca->pem = ps_xcalloc(1, (size_t)st.st_size + 1);
-	while (ca->len < (size_t)st.st_size) {
-		n = read(fd, ca->pem + ca->len, (size_t)st.st_size - ca->len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		ca->len += (size_t)n;
-	}
-	close(fd);
-	if (ca->len != (size_t)st.st_size) {
-		free(ca->pem);
-		ca->pem = NULL;
-		*why = "short read";
-		return -1;
-	}
-	return conf->ncas++;
 }
 
 const char *

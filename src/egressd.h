@@ -43,6 +43,11 @@
 #define EGRESSD_AUDITSOCK	"/run/egressd/audit.sock"
 #define EGRESSD_JOURNALSOCK	"/run/systemd/journal/socket"
 
+#define EGD_PATH_MAX		1024	/* a path or path prefix in a route */
+#define EGD_CIPHERS_MAX		512	/* an OpenSSL cipher list */
+#define EGD_IDENT_MAX		256	/* a client identity, with its NUL */
+#define EGD_MAX_IDENTS		8	/* "from identity" strings of a block */
+
 enum listen_proto {
 	PROTO_HTTP = 0,
 	PROTO_HTTPS,
@@ -62,6 +67,15 @@ struct listener {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	int			 proto;		/* enum listen_proto */
+	/* https: TLS termination (worker_origin.c); paths for messages */
+	char			 cert[EGD_PATH_MAX];	/* leaf, then chain */
+	char			 key[EGD_PATH_MAX];	/* to the helper only */
+	char			 clientca[EGD_PATH_MAX];	/* "": none */
+	int			 cert_id;	/* in conf->cas, -1: none */
+	int			 clientca_id;	/* in conf->cas, -1: none */
+	int			 client_optional;	/* no cert is fine */
+	int			 minver;	/* 12 or 13 */
+	char			 ciphers[EGD_CIPHERS_MAX];	/* TLS 1.2 */
 	/*
 	 * Parent: one socket per worker in an SO_REUSEPORT group, so the
 	 * kernel spreads connections evenly; -1 where none (yet).
@@ -90,7 +104,6 @@ TAILQ_HEAD(gatewaylist, gateway);
 #define EGD_MAX_DESTS		8	/* weighted destinations of a match */
 #define EGD_MAX_HDRMATCH	4	/* header conditions of a match */
 #define EGD_MAX_ROUTEGW		8	/* gateways a route is bound to */
-#define EGD_PATH_MAX		1024	/* a path or path prefix in a route */
 
 /* An address family with up to 16 bytes of address: IPv4 or IPv6. */
 struct egd_addr {
@@ -147,6 +160,8 @@ struct service {
 	int			 sni_nocheck;	/* "sni check off" */
 	struct egd_cidr		 from[EGD_MAX_CIDRS];	/* none: any source */
 	int			 nfrom;
+	char			 idents[EGD_MAX_IDENTS][EGD_IDENT_MAX];
+	int			 nidents;	/* none: any client */
 };
 TAILQ_HEAD(servicelist, service);
 
@@ -201,6 +216,8 @@ struct route {
 	int			 ngateways;	/* 0: every gateway */
 	struct egd_cidr		 from[EGD_MAX_CIDRS];
 	int			 nfrom;
+	char			 idents[EGD_MAX_IDENTS][EGD_IDENT_MAX];
+	int			 nidents;
 };
 TAILQ_HEAD(routelist, route);
 
@@ -213,7 +230,6 @@ TAILQ_HEAD(routelist, route);
  */
 #define EGD_MAX_DSTPORTS	8	/* ports of a destination */
 #define EGD_MAX_VERIFYSAN	4	/* names of verify-san */
-#define EGD_CIPHERS_MAX		512	/* an OpenSSL cipher list */
 #define EGD_MAX_CAS		64	/* distinct CA bundles */
 #define EGD_CA_MAXSIZE		(4 * 1024 * 1024)	/* bytes of one */
 #define EGRESSD_CABUNDLE	"/etc/ssl/certs/ca-certificates.crt"
@@ -221,7 +237,23 @@ TAILQ_HEAD(routelist, route);
 enum tls_mode {
 	TLSM_DISABLE = 0,	/* plain TCP to the port */
 	TLSM_SIMPLE,		/* originate TLS, verify the server */
-	TLSM_MUTUAL,		/* and a client certificate: not yet */
+	TLSM_MUTUAL,		/* and a client certificate */
+};
+
+/*
+ * A private key, read by the parent and sent to the helper alone
+ * (helper_key.c).  Everyone else names it by id: the SHA-256 of the
+ * SubjectPublicKeyInfo of the certificate it goes with.
+ */
+#define EGD_MAX_KEYS		32
+#define EGD_KEY_MAXDER		8192	/* bytes of a key in DER */
+#define EGD_KEYID_LEN		32
+#define EGD_KEYOP_TIMEOUT_MS	2000	/* a worker waits for the helper */
+struct tls_key {
+	char			 path[EGD_PATH_MAX];
+	uint8_t			 id[EGD_KEYID_LEN];
+	uint8_t			*der;		/* parent: the key; else NULL */
+	size_t			 len;
 };
 
 struct dst_port {
@@ -234,6 +266,9 @@ struct dst_port {
 	char			 ciphers[EGD_CIPHERS_MAX]; /* "": default */
 	char			 san[EGD_MAX_VERIFYSAN][EGD_HOST_MAX];
 	int			 nsan;		/* 0: verify the host */
+	char			 cert[EGD_PATH_MAX];	/* mutual: client cert */
+	char			 key[EGD_PATH_MAX];	/* mutual: to the helper */
+	int32_t			 cert_id;	/* in conf->cas, -1: none */
 	void			*ctx;		/* worker: SSL_CTX */
 	void			*sess;		/* worker: a session to resume */
 };
@@ -346,6 +381,8 @@ struct egressd_conf {
 	int			 ncas;
 	int			 default_ca;	/* for https ports; -1: none */
 	struct dst_port		*default_port;	/* worker: for https ports */
+	struct tls_key		 keys[EGD_MAX_KEYS];	/* parent only */
+	int			 nkeys;
 };
 
 struct egressd_opts {
@@ -367,6 +404,9 @@ struct route		*conf_route(struct egressd_conf *, const char *);
 struct destination	*conf_destination(struct egressd_conf *, const char *);
 int			 conf_ca_add(struct egressd_conf *, const char *,
 			    const char **);
+int			 conf_key_add(struct egressd_conf *, const char *, int,
+			    const char **);
+int			 conf_keyid(const char *, size_t, uint8_t *);
 const char		*tls_mode_name(int);
 int			 conf_workers(const struct egressd_conf *);
 const char		*proto_name(int);
@@ -459,6 +499,14 @@ uint64_t		 waudit_dropped(void);
 
 /* helper.c */
 __attribute__((noreturn)) void helper_main(struct egressd_opts *);
+
+/* helper_key.c: private-key operations, in the helper */
+struct msg_key;
+void			 hkey_start(struct event_base *);
+void			 hkey_conf_begin(void);
+void			 hkey_conf_key(const struct msg_key *);
+void			 hkey_conf_end(void);
+void			 hkey_worker_chan(uint32_t, int);
 
 /* helper_dns.c: DNS lookups and their cache, in the helper */
 void			 hdns_init(void);

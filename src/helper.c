@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,6 +39,8 @@ static void	helper_dispatch_conf_end(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_shutdown(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_verbose(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_worker_chan(struct ps_chan *, struct ps_msg *);
+static void	helper_dispatch_key(struct ps_chan *, struct ps_msg *);
+static void	helper_dispatch_keychan(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_ping(struct ps_chan *, struct ps_msg *);
 static void	helper_parent_closed(struct ps_chan *, const char *);
 static void	helper_worker_closed(struct ps_chan *, const char *);
@@ -58,6 +61,10 @@ static const struct ps_handler helper_parent_table[] = {
 	    helper_dispatch_verbose },
 	{ IMSG_WORKER_CHAN, 0, 0, PS_FD_MUST, 0, 0,
 	    helper_dispatch_worker_chan },
+	{ IMSG_CONF_KEY, sizeof(struct msg_key), sizeof(struct msg_key),
+	    PS_FD_NONE, 0, 0, helper_dispatch_key },
+	{ IMSG_WORKER_KEYCHAN, 0, 0, PS_FD_MUST, 0, 0,
+	    helper_dispatch_keychan },
 	{ IMSG_STATUS, sizeof(uint64_t), sizeof(uint64_t), PS_FD_MUST, 0, 1,
 	    status_dispatch_helper },
 };
@@ -106,6 +113,7 @@ helper_main(struct egressd_opts *opts)
 		fatal("parent channel");
 	child_log_chan(h.parent);
 	hdns_start(h.base);	/* evdns and its UDP sockets */
+	hkey_start(h.base);
 
 	/* 4. The allowlist, last. */
 	ps_sandbox("helper", PS_SC_BASE | PS_SC_IO | PS_SC_EVENT |
@@ -145,6 +153,7 @@ helper_dispatch_conf_begin(struct ps_chan *c, struct ps_msg *m)
 	h.pending = g.gen;
 	h.inconf = 1;
 	hdns_conf_begin(&g);
+	hkey_conf_begin();
 }
 
 static void
@@ -170,11 +179,30 @@ helper_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 	h.inconf = 0;
 	h.gen = gen;
 	hdns_conf_end();
+	hkey_conf_end();
 	if (!h.started) {
 		h.started = 1;
 		return;
 	}
 	ps_chan_compose(h.parent, IMSG_READY, 0, -1, &gen, sizeof(gen));
+}
+
+static void
+helper_dispatch_key(struct ps_chan *c, struct ps_msg *m)
+{
+	if (!h.inconf)
+		fatalx("key outside a configuration");
+	hkey_conf_key((const struct msg_key *)m->data);
+	explicit_bzero((void *)(uintptr_t)m->data, m->len);	/* the key */
+}
+
+static void
+helper_dispatch_keychan(struct ps_chan *c, struct ps_msg *m)
+{
+	if (h.base == NULL)
+		fatalx("key channel before the event loop");
+	hkey_worker_chan(m->hdr.peerid, m->fd);
+	m->fd = -1;
 }
 
 static void

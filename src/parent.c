@@ -232,6 +232,22 @@ parent_unlisten(struct egressd_conf *conf, struct egressd_conf *old)
 /* ---- configuration to children ---------------------------------------- */
 
 static void
+parent_send_key(struct ps_chan *c, const struct tls_key *k)
+{
+	struct msg_key	*mk;
+
+	if (k->len > sizeof(mk->der))
+		fatalx("key %s: too large", k->path);
+	mk = ps_xcalloc(1, sizeof(*mk));
+	memcpy(mk->id, k->id, sizeof(mk->id));
+	mk->len = (uint32_t)k->len;
+	memcpy(mk->der, k->der, k->len);
+	ps_chan_compose(c, IMSG_CONF_KEY, 0, -1, mk, sizeof(*mk));
+	explicit_bzero(mk, sizeof(*mk));
+	free(mk);
+}
+
+static void
 parent_send_conf(struct child *c)
 {
 	struct egressd_conf	*conf = p.conf;
@@ -261,6 +277,10 @@ parent_send_conf(struct child *c)
 		    sizeof(mn));
 	}
 
+	/* Private keys go to the helper and nowhere else. */
+	for (i = 0; c->role == ROLE_HELPER && i < conf->nkeys; i++)
+		parent_send_key(c->chan, &conf->keys[i]);
+
 	/* The helper accepts nobody: it gets no listener. */
 	if (c->role == ROLE_WORKER) {
 		TAILQ_FOREACH(l, &conf->listeners, entry) {
@@ -270,6 +290,11 @@ parent_send_conf(struct child *c)
 			ml.proto = (uint32_t)l->proto;
 			ml.sslen = l->sslen;
 			memcpy(&ml.ss, &l->ss, sizeof(ml.ss));
+			ml.cert_id = l->cert_id;
+			ml.clientca_id = l->clientca_id;
+			ml.client_optional = (uint32_t)l->client_optional;
+			ml.minver = (uint32_t)l->minver;
+			strlcpy(ml.ciphers, l->ciphers, sizeof(ml.ciphers));
 			if (c->instance >= l->nfds ||
 			    (fd = dup(l->fds[c->instance])) == -1)
 				fatal("listener socket for worker %d",
@@ -283,31 +308,6 @@ parent_send_conf(struct child *c)
 	    sizeof(conf->gen));
 }
 
-/*
- * What this release cannot do yet is refused at load time rather than
- * done wrong: https listeners need TLS termination.  tls listeners
- * (passthrough by SNI) work.
- */
-static int
-parent_conf_supported(const struct egressd_conf *conf, const char *file,
-    int warn)
-{
-	const struct listener	*l;
-	char			 addr[64];
-	int			 errors = 0;
-
-	TAILQ_FOREACH(l, &conf->listeners, entry)
-		if (l->proto == PROTO_HTTPS) {
-			fprintf(stderr, "%s: %slisten on %s port %d %s: https "
-			    "listeners are not supported yet\n", file,
-			    warn ? "warning: egressd will not start: " : "",
-			    addr_ntop(&l->ss, addr, sizeof(addr)),
-			    addr_port(&l->ss), proto_name(l->proto));
-			errors++;
-		}
-	return errors ? -1 : 0;
-}
-
 /* What the parent adds to a parsed file before children see it. */
 static void
 parent_conf_prepare(struct egressd_conf *conf)
@@ -319,11 +319,18 @@ parent_conf_prepare(struct egressd_conf *conf)
 	audit_conf_default(conf, p.opts->debug);
 }
 
-/* A direct channel between worker w and the helper, when both run. */
+/*
+ * Direct channels between worker w and the helper, when both run: one
+ * for DNS and liveness (imsg, both ends in their event loops), one for
+ * private-key operations (datagrams; the worker waits for each answer,
+ * at most EGD_KEYOP_TIMEOUT_MS, the time-outs set here before the
+ * worker's sandbox would forbid setsockopt).
+ */
 static void
 parent_wire(struct child *w)
 {
-	int	sp[2];
+	struct timeval	tv;
+	int		sp[2];
 
 	if (w->chan == NULL || p.helper.chan == NULL)
 		return;
@@ -331,6 +338,18 @@ parent_wire(struct child *w)
 		fatal("socketpair");
 	ps_chan_compose(w->chan, IMSG_HELPER_CHAN, 0, sp[0], NULL, 0);
 	ps_chan_compose(p.helper.chan, IMSG_WORKER_CHAN,
+	    (uint32_t)w->instance, sp[1], NULL, 0);
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1)
+		fatal("socketpair");
+	tv.tv_sec = EGD_KEYOP_TIMEOUT_MS / 1000;
+	tv.tv_usec = (EGD_KEYOP_TIMEOUT_MS % 1000) * 1000;
+	if (setsockopt(sp[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ==
+	    -1 || setsockopt(sp[0], SOL_SOCKET, SO_SNDTIMEO, &tv,
+	    sizeof(tv)) == -1)
+		fatal("key channel time-out");
+	ps_chan_compose(w->chan, IMSG_KEY_CHAN, 0, sp[0], NULL, 0);
+	ps_chan_compose(p.helper.chan, IMSG_WORKER_KEYCHAN,
 	    (uint32_t)w->instance, sp[1], NULL, 0);
 }
 
@@ -620,10 +639,7 @@ parent_reload(void)
 		log_warnx("reload: generation %u not yet in force everywhere; "
 		    "reloading again", old->gen);
 	log_info("reload: reading %s", p.opts->conffile);
-	if ((conf = parse_config(p.opts->conffile, 0)) == NULL ||
-	    parent_conf_supported(conf, p.opts->conffile, 0) == -1) {
-		if (conf != NULL)
-			conf_free(conf);
+	if ((conf = parse_config(p.opts->conffile, 0)) == NULL) {
 		log_warnx("reload: %s has errors; keeping generation %u",
 		    p.opts->conffile, old->gen);
 		return;
@@ -825,7 +841,6 @@ parent_check(struct egressd_opts *opts)
 
 	if ((conf = parse_config(opts->conffile, 0)) == NULL)
 		exit(1);
-	(void)parent_conf_supported(conf, opts->conffile, 1);
 	if (opts->verbose)
 		print_config(stdout, conf);
 	printf("configuration OK\n");
@@ -850,8 +865,7 @@ parent_main(struct egressd_opts *opts)
 		fatalx("must be started as root");
 	if (ps_self_path(p.self, sizeof(p.self)) == -1)
 		fatal("cannot find my own binary");
-	if ((p.conf = parse_config(opts->conffile, 0)) == NULL ||
-	    parent_conf_supported(p.conf, opts->conffile, 0) == -1)
+	if ((p.conf = parse_config(opts->conffile, 0)) == NULL)
 		fatalx("%s has errors", opts->conffile);
 	parent_conf_prepare(p.conf);
 	log_init(opts->debug, p.conf->log_facility);

@@ -178,8 +178,14 @@ static void	 dport_open(const YYLTYPE *, long long, int);
 static void	 dport_close(void);
 static void	 dport_sni(const YYLTYPE *, const char *);
 static void	 dport_ca(const YYLTYPE *, const char *);
-static void	 dport_minver(const YYLTYPE *, const char *);
-static void	 dport_ciphers(const YYLTYPE *, const char *);
+static void	 dport_path(const YYLTYPE *, const char *, char *,
+		    const char *);
+static int	 tls_minver(const YYLTYPE *, const char *);
+static void	 tls_ciphers(const YYLTYPE *, const char *, char *);
+static void	 listen_close(void);
+static void	 listen_path(const YYLTYPE *, const char *, char *,
+		    const char *);
+static void	 ident_add(const YYLTYPE *, const char *);
 static void	 dport_san(const YYLTYPE *, const char *);
 static void	 check_default_ca(void);
 static void	 service_close(void);
@@ -246,6 +252,8 @@ static struct route		*rt;
 static struct route_match	*rm;
 static struct destination	*cdst;		/* the destination block open */
 static struct dst_port		*dp;		/* its port line being read */
+static struct listener		*cl;		/* the listen line being read */
+static YYLTYPE			 cl_loc;
 static YYLTYPE			 dp_loc;
 static int			 ndests;
 static YYLTYPE			 blk_loc;	/* the block's first line */
@@ -258,6 +266,8 @@ static struct {
 static struct hostlist		*curhosts;	/* where "hosts" add names */
 static struct egd_cidr		*curfrom;	/* where "from" adds networks */
 static int			*curnfrom;
+static char			(*curidents)[EGD_IDENT_MAX];	/* from identity */
+static int			*curnidents;
 static uint32_t			 ngateways, nlisteners, nservices, nroutes;
 static uint32_t			 nmatches;
 static int			 inaudit;	/* in the audit block */
@@ -294,6 +304,7 @@ static struct {
 %token	CA CIPHERS DESTINATION DISABLE HOST MUTUAL SIMPLE SNI TLSVERSION
 %token	VERIFYSAN
 %token	CHECK OFF
+%token	CERT CLIENT IDENTITY KEY OPTIONAL
 %token	ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
@@ -495,6 +506,8 @@ gwopts		: /* empty */
 
 gwopt		: LISTEN ON STRING port proto	{
 			listen_add(&@1, &@3, $3, $4, (int)$5);
+		} lstopts			{
+			listen_close();
 		}
 		| hosts
 		;
@@ -579,6 +592,38 @@ dstopt		: HOST STRING			{
 		}
 		;
 
+/* TLS termination on an https listener. */
+lstopts		: /* empty */
+		| lstopts lstopt
+		;
+
+lstopt		: CERT STRING			{
+			listen_path(&@2, "cert", cl != NULL ? cl->cert : NULL,
+			    $2);
+		}
+		| KEY STRING			{
+			listen_path(&@2, "key", cl != NULL ? cl->key : NULL,
+			    $2);
+		}
+		| CLIENT CA STRING		{
+			listen_path(&@3, "client ca", cl != NULL ?
+			    cl->clientca : NULL, $3);
+		}
+		| CLIENT OPTIONAL		{
+			if (cl != NULL)
+				cl->client_optional = 1;
+		}
+		| MIN TLSVERSION STRING		{
+			int v = tls_minver(&@3, $3);
+
+			if (v != 0 && cl != NULL)
+				cl->minver = v;
+		}
+		| CIPHERS STRING		{
+			tls_ciphers(&@2, $2, cl != NULL ? cl->ciphers : NULL);
+		}
+		;
+
 tlsmode		: SIMPLE			{ $$ = TLSM_SIMPLE; }
 		| DISABLE			{ $$ = TLSM_DISABLE; }
 		| MUTUAL			{ $$ = TLSM_MUTUAL; }
@@ -595,12 +640,23 @@ tlsopt		: SNI STRING			{
 			dport_ca(&@2, $2);
 		}
 		| MIN TLSVERSION STRING		{
-			dport_minver(&@3, $3);
+			int v = tls_minver(&@3, $3);
+
+			if (v != 0 && dp != NULL)
+				dp->minver = (uint8_t)v;
 		}
 		| CIPHERS STRING		{
-			dport_ciphers(&@2, $2);
+			tls_ciphers(&@2, $2, dp != NULL ? dp->ciphers : NULL);
 		}
 		| VERIFYSAN '{' optnl sanitems '}'
+		| CERT STRING			{
+			dport_path(&@2, "cert", dp != NULL ? dp->cert : NULL,
+			    $2);
+		}
+		| KEY STRING			{
+			dport_path(&@2, "key", dp != NULL ? dp->key : NULL,
+			    $2);
+		}
 		;
 
 sanitems	: /* empty */
@@ -833,7 +889,10 @@ hostitems	: /* empty */
 		;
 
 /* Networks go to curfrom, set by the enclosing block, as hosts do. */
-from		: FROM '{' optnl fromitems '}'
+from		: FROM IDENTITY STRING		{
+			ident_add(&@3, $3);
+		}
+		| FROM '{' optnl fromitems '}'
 		| FROM '{' optnl fromitems error '}'	{
 			yyerrok;
 		}
@@ -1102,9 +1161,11 @@ static const struct keyword {
 	{ "buffer",		BUFFER },
 	{ "burst",		BURST },
 	{ "ca",			CA },
+	{ "cert",		CERT },
 	{ "check",		CHECK },
 	{ "chroot",		CHROOT },
 	{ "ciphers",		CIPHERS },
+	{ "client",		CLIENT },
 	{ "connect",		CONNECT },
 	{ "connections",	CONNECTIONS },
 	{ "control",		CONTROL },
@@ -1127,9 +1188,11 @@ static const struct keyword {
 	{ "hosts",		HOSTS },
 	{ "http",		HTTP },
 	{ "https",		HTTPS },
+	{ "identity",		IDENTITY },
 	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
 	{ "journald",		JOURNALD },
+	{ "key",		KEY },
 	{ "length",		LENGTH },
 	{ "limit",		LIMIT },
 	{ "listen",		LISTEN },
@@ -1144,6 +1207,7 @@ static const struct keyword {
 	{ "negative",		NEGATIVE },
 	{ "off",		OFF },
 	{ "on",			ON },
+	{ "optional",		OPTIONAL },
 	{ "path",		PATH },
 	{ "per",		PER },
 	{ "pool",		POOL },
@@ -1738,6 +1802,8 @@ block_abandon(void)
 	inaudit = 0;
 	curhosts = NULL;
 	curfrom = NULL;
+	curidents = NULL;
+	curnidents = NULL;
 	curnfrom = NULL;
 }
 
@@ -1817,6 +1883,7 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 	char			 abuf[INET6_ADDRSTRLEN];
 	int			 i;
 
+	cl = NULL;
 	if (strcmp(addr, "*") == 0)
 		egd_addr_parse("0.0.0.0", &a);
 	else if (addr_get(addrloc, addr, &a) == -1)
@@ -1845,9 +1912,98 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 	l->ss = ss;
 	l->sslen = sslen;
 	l->proto = proto;
+	l->cert_id = l->clientca_id = -1;
+	l->minver = 12;
 	for (i = 0; i < EGRESSD_MAXWORKERS; i++)
 		l->fds[i] = -1;
 	TAILQ_INSERT_TAIL(&conf->listeners, l, entry);
+	cl = l;
+	cl_loc = *loc;
+}
+
+static void
+listen_path(const YYLTYPE *loc, const char *what, char *where,
+    const char *path)
+{
+	dport_path(loc, what, where, path);
+}
+
+/*
+ * The end of a listen line: an https listener has a certificate and its
+ * key, read now (egressd -n checks them); other kinds take no TLS
+ * options.
+ */
+static void
+listen_close(void)
+{
+	const char	*why;
+	int		 id;
+
+	if (cl == NULL)
+		return;
+	if (cl->proto != PROTO_HTTPS) {
+		if (cl->cert[0] || cl->key[0] || cl->clientca[0] ||
+		    cl->client_optional || cl->minver != 12 || cl->ciphers[0])
+			conf_error(&cl_loc, "only https listeners take cert, "
+			    "key, client, min version and ciphers");
+		cl = NULL;
+		return;
+	}
+	if (!cl->cert[0] || !cl->key[0]) {
+		conf_error(&cl_loc, "an https listener needs cert and key");
+		cl = NULL;
+		return;
+	}
+	if (cl->client_optional && !cl->clientca[0])
+		conf_error(&cl_loc, "client optional without client ca");
+	if ((id = conf_ca_add(conf, cl->cert, &why)) == -1)
+		conf_error(&cl_loc, "cert \"%s\": %s", cl->cert, why);
+	else if (conf_key_add(conf, cl->key, id, &why) == -1)
+		conf_error(&cl_loc, "key \"%s\": %s", cl->key, why);
+	else
+		cl->cert_id = id;
+	if (cl->clientca[0]) {
+		if ((id = conf_ca_add(conf, cl->clientca, &why)) == -1)
+			conf_error(&cl_loc, "client ca \"%s\": %s",
+			    cl->clientca, why);
+		else
+			cl->clientca_id = id;
+	}
+	cl = NULL;
+}
+
+/*
+ * A client identity a service or route admits: printable, no blanks, at
+ * most EGD_IDENT_MAX - 1 bytes; a last "*" matches any rest.
+ */
+static void
+ident_add(const YYLTYPE *loc, const char *s)
+{
+	const char	*p;
+	int		 i;
+
+	if (curidents == NULL)
+		return;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
+		    (*p == '*' && p[1] != '\0'))
+			break;
+	if (*s == '\0' || *p != '\0' || strlen(s) >= EGD_IDENT_MAX) {
+		conf_error(loc, "identity: printable, no blanks, \"*\" only "
+		    "last, at most %d bytes", EGD_IDENT_MAX - 1);
+		return;
+	}
+	for (i = 0; i < *curnidents; i++)
+		if (strcmp(curidents[i], s) == 0) {
+			conf_error(loc, "duplicate identity \"%s\"", s);
+			return;
+		}
+	if (*curnidents >= EGD_MAX_IDENTS) {
+		conf_error(loc, "too many identities (at most %d)",
+		    EGD_MAX_IDENTS);
+		return;
+	}
+	strlcpy(curidents[(*curnidents)++], s, EGD_IDENT_MAX);
 }
 
 /*
@@ -2042,6 +2198,7 @@ dport_open(const YYLTYPE *loc, long long port, int mode)
 	dp->port = (uint16_t)port;
 	dp->mode = (uint8_t)mode;
 	dp->minver = 12;
+	dp->cert_id = -1;
 	dp_loc = *loc;
 }
 
@@ -2054,11 +2211,27 @@ dport_close(void)
 
 	if (dp == NULL)
 		return;
-	if (dp->mode == TLSM_MUTUAL) {
-		conf_error(&dp_loc, "port %u: tls mutual is not supported yet",
+	if (dp->mode != TLSM_MUTUAL && (dp->cert[0] || dp->key[0])) {
+		conf_error(&dp_loc, "port %u: cert and key are for tls mutual",
 		    dp->port);
 		dp = NULL;
 		return;
+	}
+	if (dp->mode == TLSM_MUTUAL && (!dp->cert[0] || !dp->key[0])) {
+		conf_error(&dp_loc, "port %u: tls mutual needs cert and key",
+		    dp->port);
+		dp = NULL;
+		return;
+	}
+	if (dp->mode == TLSM_MUTUAL) {
+		if ((id = conf_ca_add(conf, dp->cert, &why)) == -1)
+			conf_error(&dp_loc, "port %u: cert \"%s\": %s",
+			    dp->port, dp->cert, why);
+		else if (conf_key_add(conf, dp->key, id, &why) == -1)
+			conf_error(&dp_loc, "port %u: key \"%s\": %s",
+			    dp->port, dp->key, why);
+		else
+			dp->cert_id = id;
 	}
 	if (dp->mode == TLSM_DISABLE) {
 		if (dp->sni[0] || dp->ca[0] || dp->ciphers[0] || dp->nsan ||
@@ -2102,34 +2275,49 @@ dport_ca(const YYLTYPE *loc, const char *path)
 		strlcpy(dp->ca, path, sizeof(dp->ca));
 }
 
-static void
-dport_minver(const YYLTYPE *loc, const char *v)
+/* 12 or 13 for TLS 1.2 or 1.3; 0 after an error. */
+static int
+tls_minver(const YYLTYPE *loc, const char *v)
 {
-	if (dp == NULL)
-		return;
 	if (strcmp(v, "1.2") == 0)
-		dp->minver = 12;
-	else if (strcmp(v, "1.3") == 0)
-		dp->minver = 13;
-	else
-		conf_error(loc, "min version: 1.2 or 1.3");
+		return 12;
+	if (strcmp(v, "1.3") == 0)
+		return 13;
+	conf_error(loc, "min version: 1.2 or 1.3");
+	return 0;
 }
 
 static void
-dport_ciphers(const YYLTYPE *loc, const char *list)
+tls_ciphers(const YYLTYPE *loc, const char *list, char *where)
 {
 	const char	*p;
 
-	if (dp == NULL)
-		return;
 	for (p = list; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
 			break;
-	if (*list == '\0' || *p != '\0' || strlen(list) >= sizeof(dp->ciphers))
-		conf_error(loc, "ciphers: a list without spaces, at most %zu "
-		    "bytes", sizeof(dp->ciphers) - 1);
-	else
-		strlcpy(dp->ciphers, list, sizeof(dp->ciphers));
+	if (*list == '\0' || *p != '\0' || strlen(list) >= EGD_CIPHERS_MAX)
+		conf_error(loc, "ciphers: a list without spaces, at most %d "
+		    "bytes", EGD_CIPHERS_MAX - 1);
+	else if (where != NULL)
+		strlcpy(where, list, EGD_CIPHERS_MAX);
+}
+
+static void
+dport_path(const YYLTYPE *loc, const char *what, char *where,
+    const char *path)
+{
+	if (where == NULL)
+		return;
+	if (path[0] != '/' || strlen(path) >= EGD_PATH_MAX) {
+		conf_error(loc, "%s: an absolute path of at most %d bytes",
+		    what, EGD_PATH_MAX - 1);
+		return;
+	}
+	if (where[0] != '\0') {
+		conf_error(loc, "%s given twice", what);
+		return;
+	}
+	strlcpy(where, path, EGD_PATH_MAX);
 }
 
 static void
@@ -2193,6 +2381,8 @@ service_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 	memset(&svcx, 0, sizeof(svcx));
 	curhosts = &s->hosts;
 	curfrom = s->from;
+	curidents = s->idents;
+	curnidents = &s->nidents;
 	curnfrom = &s->nfrom;
 }
 
@@ -2304,6 +2494,8 @@ route_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 	blk_loc = *loc;
 	curhosts = NULL;
 	curfrom = r->from;
+	curidents = r->idents;
+	curnidents = &r->nidents;
 	curnfrom = &r->nfrom;
 }
 

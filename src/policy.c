@@ -40,6 +40,32 @@ cidrs_match(const struct egd_cidr *c, int n, const struct egd_addr *a)
 	return 0;
 }
 
+/*
+ * A client's verified identities (CN, SAN URIs, SAN DNS names) against
+ * "from identity" strings: equal, or a string ending in "*" is a prefix.
+ * No identity matches nothing.
+ */
+static int
+idents_match(const char (*rule)[EGD_IDENT_MAX], int n,
+    const struct policy_req *q)
+{
+	const char	*id;
+	size_t		 len;
+	int		 i, j;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(rule[i]);
+		for (j = 0; j < q->nids; j++) {
+			id = q->ids + (size_t)j * EGD_IDENT_MAX;
+			if (len > 0 && rule[i][len - 1] == '*' ?
+			    strncmp(id, rule[i], len - 1) == 0 :
+			    strcmp(id, rule[i]) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
 static int
 route_on_gateway(const struct route *r, uint32_t gw)
 {
@@ -209,6 +235,8 @@ policy_decide(const struct egressd_conf *conf, const struct policy_req *q,
 		d->match = m;
 		if (r->nfrom > 0 && !cidrs_match(r->from, r->nfrom, q->src))
 			return policy_fail(d, NULL, AR_SOURCE_DENIED);
+		if (r->nidents > 0 && !idents_match(r->idents, r->nidents, q))
+			return policy_fail(d, NULL, AR_IDENTITY_DENIED);
 		if (m->rewrite_authority[0] != '\0') {
 			d->authority = m->rewrite_authority;
 			strlcpy(d->host, m->rewrite_authority, sizeof(d->host));
@@ -240,5 +268,8 @@ policy_decide(const struct egressd_conf *conf, const struct policy_req *q,
 	if (d->svc->nfrom > 0 &&
 	    !cidrs_match(d->svc->from, d->svc->nfrom, q->src))
 		return policy_fail(d, d->svc, AR_SOURCE_DENIED);
+	if (d->svc->nidents > 0 &&
+	    !idents_match(d->svc->idents, d->svc->nidents, q))
+		return policy_fail(d, d->svc, AR_IDENTITY_DENIED);
 	return 0;
 }

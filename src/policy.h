@@ -16,6 +16,8 @@ struct policy_req {
 	const char		*method;
 	const char		*path;		/* origin-form, with query */
 	size_t			 pathlen;
+	const char		*ids;		/* verified identities, each */
+	int			 nids;		/* EGD_IDENT_MAX bytes */
 	/* Value of a header by lowercase name, or NULL. */
 	const char		*(*header)(void *, const char *, size_t *);
 	void			*harg;

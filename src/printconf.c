@@ -89,6 +89,18 @@ print_hosts(FILE *fp, const struct hostlist *hosts)
 	fputs("\t}\n", fp);
 }
 
+static void
+print_idents(FILE *fp, const char (*idents)[EGD_IDENT_MAX], int n)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		fputs("\tfrom identity ", fp);
+		print_string(fp, idents[i]);
+		fputc('\n', fp);
+	}
+}
+
 /* Networks with their prefix length always, host networks too. */
 static void
 print_from(FILE *fp, const struct egd_cidr *from, int n)
@@ -264,8 +276,27 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 			fprintf(fp, "\tlisten on \"%s\"", abuf);
 		else
 			fprintf(fp, "\tlisten on %s", abuf);
-		fprintf(fp, " port %d %s\n", addr_port(&l->ss),
+		fprintf(fp, " port %d %s", addr_port(&l->ss),
 		    proto_name(l->proto));
+		if (l->proto == PROTO_HTTPS) {
+			fputs(" cert ", fp);
+			print_string(fp, l->cert);
+			fputs(" key ", fp);
+			print_string(fp, l->key);
+			if (l->clientca[0]) {
+				fputs(" client ca ", fp);
+				print_string(fp, l->clientca);
+			}
+			if (l->client_optional)
+				fputs(" client optional", fp);
+			fprintf(fp, " min version %s",
+			    l->minver == 13 ? "1.3" : "1.2");
+			if (l->ciphers[0]) {
+				fputs(" ciphers ", fp);
+				print_string(fp, l->ciphers);
+			}
+		}
+		fputc('\n', fp);
 	}
 	print_hosts(fp, &g->hosts);
 	fputs("}\n", fp);
@@ -306,6 +337,7 @@ print_service(FILE *fp, const struct service *s)
 	if (s->sni_nocheck)
 		fputs("\tsni check off\n", fp);
 	print_from(fp, s->from, s->nfrom);
+	print_idents(fp, s->idents, s->nidents);
 	fputs("}\n", fp);
 }
 
@@ -386,6 +418,7 @@ print_route(FILE *fp, const struct egressd_conf *conf, const struct route *r)
 				fputc('\n', fp);
 			}
 	print_from(fp, r->from, r->nfrom);
+	print_idents(fp, r->idents, r->nidents);
 	TAILQ_FOREACH(m, &r->matches, entry)
 		print_match(fp, m);
 	fputs("}\n", fp);
@@ -450,6 +483,12 @@ print_destination(FILE *fp, const struct destination *d)
 				print_string(fp, p->san[j]);
 			}
 			fputs(" }", fp);
+		}
+		if (p->mode == TLSM_MUTUAL) {
+			fputs(" cert ", fp);
+			print_string(fp, p->cert);
+			fputs(" key ", fp);
+			print_string(fp, p->key);
 		}
 		fputc('\n', fp);
 	}

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	7
+#define EGD_PROTO_VERSION	8
 
 enum egd_imsg {
 	IMSG_NONE = 0,
@@ -29,6 +29,7 @@ enum egd_imsg {
 
 	/* parent -> worker */
 	IMSG_HELPER_CHAN,	/* none + socket to the helper */
+	IMSG_KEY_CHAN,		/* none + SOCK_SEQPACKET to the helper: keys */
 	IMSG_SHM,		/* uint64_t size + the shared limits table */
 	IMSG_CONF_SERVICE,	/* struct service, lists zeroed */
 	IMSG_CONF_SVCHOST,	/* struct msg_gwhost: a host of a service */
@@ -45,6 +46,8 @@ enum egd_imsg {
 	/* parent -> helper */
 	IMSG_WORKER_CHAN,	/* none + socket to worker peerid */
 	IMSG_CONF_NAMESERVER,	/* struct msg_nameserver: a DNS server */
+	IMSG_CONF_KEY,		/* struct msg_key: a private key, DER */
+	IMSG_WORKER_KEYCHAN,	/* none + the helper's end of IMSG_KEY_CHAN */
 
 	/* any child -> parent */
 	IMSG_READY,		/* uint32_t generation now in force */
@@ -191,6 +194,57 @@ struct msg_listener {
 	uint32_t	 proto;
 	uint32_t	 sslen;
 	struct sockaddr_storage ss;
+	/* https: bundles by index (IMSG_CONF_CA_CHUNK), -1: none */
+	int32_t		 cert_id;
+	int32_t		 clientca_id;
+	uint32_t	 client_optional;
+	uint32_t	 minver;	/* 12 or 13 */
+	char		 ciphers[512];
+};
+
+/*
+ * A private key for the helper: its id (SHA-256 of the certificate's
+ * SubjectPublicKeyInfo) and its DER.  Only the helper is sent these.
+ */
+struct msg_key {
+	uint8_t		 id[32];
+	uint32_t	 len;
+	uint8_t		 der[8192];
+};
+
+/*
+ * Private-key operations, worker -> helper on the key channel (one
+ * SOCK_SEQPACKET datagram each way).  The worker waits for the answer
+ * (worker_key.c); seq pairs them so that a late answer is recognised.
+ */
+enum key_op {
+	KEYOP_RSA_PRIV_ENC = 1,	/* raw RSA private operation, padding given */
+	KEYOP_ECDSA_SIGN,	/* ECDSA over a digest: DER signature */
+};
+
+enum key_status {
+	KEYST_OK = 0,
+	KEYST_NOKEY,		/* no key of this id in the configuration */
+	KEYST_BADREQ,		/* wrong op, padding or length for the key */
+	KEYST_FAILED,		/* the operation failed */
+};
+
+#define EGD_KEYOP_MAX	1024	/* bytes: RSA up to 8192 bits */
+
+struct msg_keyop {
+	uint32_t	 seq;
+	uint32_t	 op;		/* enum key_op */
+	int32_t		 padding;	/* RSA: RSA_PKCS1_PADDING, RSA_NO_PADDING */
+	uint32_t	 len;
+	uint8_t		 id[32];
+	uint8_t		 data[EGD_KEYOP_MAX];
+};
+
+struct msg_keyres {
+	uint32_t	 seq;
+	int32_t		 status;	/* enum key_status */
+	uint32_t	 len;
+	uint8_t		 data[EGD_KEYOP_MAX];
 };
 
 /* An audit sink: its index in the sinks of generation gen. */

@@ -58,6 +58,7 @@ static void	 worker_dispatch_conf_end(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_shutdown(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_verbose(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_helper_chan(struct ps_chan *, struct ps_msg *);
+static void	 worker_dispatch_key_chan(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_shm(struct ps_chan *, struct ps_msg *);
 static void	 worker_dispatch_pong(struct ps_chan *, struct ps_msg *);
 static void	 worker_parent_closed(struct ps_chan *, const char *);
@@ -110,6 +111,7 @@ static const struct ps_handler worker_parent_table[] = {
 	    worker_dispatch_verbose },
 	{ IMSG_HELPER_CHAN, 0, 0, PS_FD_MUST, 0, 0,
 	    worker_dispatch_helper_chan },
+	{ IMSG_KEY_CHAN, 0, 0, PS_FD_MUST, 0, 0, worker_dispatch_key_chan },
 };
 
 static const struct ps_handler worker_helper_table[] = {
@@ -158,6 +160,7 @@ worker_main(struct egressd_opts *opts)
 
 	/* OpenSSL reads its configuration and providers here, not later. */
 	orig_init();
+	wkey_init();
 
 	/* 1. Identity and configuration from the parent. */
 	if (ps_buf_init(&w.startbuf, PS_PARENT_FD) == -1)
@@ -268,6 +271,7 @@ wconf_free(struct wconf *wc)
 			event_free(l->ev);
 		if (l->fd != -1)
 			close(l->fd);
+		term_ctx_free(l);
 		free(l);
 	}
 	orig_conf_free(wc->conf);
@@ -325,6 +329,11 @@ worker_dispatch_listener(struct ps_chan *c, struct ps_msg *m)
 	memcpy(&l->m, m->data, sizeof(l->m));
 	if (l->m.sslen > sizeof(l->m.ss))
 		fatalx("bad listener address length");
+	if (l->m.ciphers[sizeof(l->m.ciphers) - 1] != '\0' ||
+	    (l->m.proto == PROTO_HTTPS && (l->m.cert_id < 0 ||
+	    l->m.cert_id >= w.pending->conf->ncas || l->m.clientca_id >=
+	    w.pending->conf->ncas)))
+		fatalx("bad listener TLS settings");
 	l->fd = m->fd;
 	m->fd = -1;
 	l->wc = w.pending;
@@ -375,9 +384,12 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 	if (wc == NULL || wc->gen != gen)
 		fatalx("configuration end for generation %u out of order",
 		    gen);
-	orig_conf_build(wc->conf);
-	TAILQ_FOREACH(l, &wc->listeners, entry)
+	TAILQ_FOREACH(l, &wc->listeners, entry) {
 		l->gw = policy_gateway(wc->conf, l->m.gateway);
+		if (l->m.proto == PROTO_HTTPS)
+			term_ctx_build(wc->conf, l);
+	}
+	orig_conf_build(wc->conf);	/* and the certificates' text goes */
 	TAILQ_FOREACH(s, &wc->conf->services, entry)
 		if (s->id >= wc->nrr)
 			wc->nrr = s->id + 1;
@@ -452,6 +464,13 @@ worker_dispatch_helper_chan(struct ps_chan *c, struct ps_msg *m)
 	m->fd = -1;
 	ps_chan_compose(w.helper, IMSG_HELPER_PING, 0, -1, &n, sizeof(n));
 	wdns_set_helper(w.helper);
+}
+
+static void
+worker_dispatch_key_chan(struct ps_chan *c, struct ps_msg *m)
+{
+	wkey_set_fd(m->fd);
+	m->fd = -1;
 }
 
 static void

@@ -38,6 +38,7 @@ struct wlistener {
 	struct event		*ev;
 	struct wconf		*wc;
 	const struct gateway	*gw;
+	void			*ctx;		/* https: SSL_CTX, or NULL */
 };
 
 /* One parsed header line, as offsets into its head's arena. */
@@ -67,6 +68,16 @@ enum hstate {
 };
 
 struct upstream;
+
+/* A client on an https listener: what its handshake said. */
+struct hterm {
+	int			 done;		/* handshake complete */
+	const char		*version;	/* as agreed */
+	char			 sni[EGD_HOST_MAX];	/* "": none sent */
+	char			*ids;		/* nids * EGD_IDENT_MAX */
+	int			 nids;		/* verified identities */
+	char			 why[96];	/* a failed handshake */
+};
 
 struct hconn {
 	TAILQ_ENTRY(hconn)	 entry;
@@ -123,6 +134,7 @@ struct hconn {
 	int			 tls_ms;	/* -1: no handshake for it */
 	char			 tls_verify[96];	/* "ok" or the error */
 	int			 sni_pending;	/* hello not yet checked */
+	struct hterm		*term;		/* https listener, or NULL */
 };
 
 struct upstream {
@@ -210,6 +222,7 @@ int		 tls_tunnel_check(struct hconn *, int);
 
 /* worker_origin.c: TLS origination */
 void		 orig_init(void);
+struct x509_store_st *orig_store(const struct ca_bundle *);
 void		 orig_conf_build(struct egressd_conf *);
 void		 orig_conf_free(struct egressd_conf *);
 int		 orig_select(const struct egressd_conf *, const char *,
@@ -222,6 +235,25 @@ void		 orig_keep_session(struct dst_port *, void *);
 void		 orig_info(void *, const char **, int *);
 void		 orig_done(void *);
 int		 orig_same_ctx(void *, const struct dst_port *);
+
+/* worker_term.c: TLS termination on https listeners */
+void		 term_ctx_build(struct egressd_conf *, struct wlistener *);
+void		 term_ctx_free(struct wlistener *);
+struct bufferevent *term_wrap(struct event_base *, struct wlistener *, int);
+int		 term_handshake_done(struct hconn *);
+void		 term_failed(struct hconn *);
+int		 term_silent(struct hconn *, short);
+void		 term_free(struct hconn *);
+
+/* worker_key.c: private keys held by the helper */
+struct x509_st;
+struct evp_pkey_st;
+struct ssl_ctx_st;
+void		 wkey_init(void);
+void		 wkey_set_fd(int);
+struct evp_pkey_st *wkey_remote(struct x509_st *, const uint8_t *);
+void		 wkey_stats(uint64_t *, uint64_t *);
+int		 wkey_use_chain(struct ssl_ctx_st *, const char *, size_t);
 
 /* worker_control.c: the metrics listener and the control socket */
 void		 wctl_dispatch_status(struct ps_chan *, struct ps_msg *);

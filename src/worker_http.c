@@ -53,6 +53,7 @@ static void	 http_decide(struct hconn *);
 static void	 http_deny(struct hconn *, int, int, const char *);
 static void	 http_request_end(struct hconn *);
 static void	 http_audit(struct hconn *, int, int);
+static void	 http_term_event(struct hconn *, short);
 
 /* ---- heads ------------------------------------------------------------- */
 
@@ -449,8 +450,13 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 	hc->wc = wl->wc;
 	hc->wl = wl;
 	egd_addr_from_sa(sa, &hc->caddr, &hc->cport);
-	if ((hc->bev = bufferevent_socket_new(worker_base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == NULL ||
+	if (wl->m.proto == PROTO_HTTPS) {
+		hc->term = ps_xcalloc(1, sizeof(*hc->term));
+		hc->bev = term_wrap(worker_base, wl, fd);
+	} else
+		hc->bev = bufferevent_socket_new(worker_base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	if (hc->bev == NULL ||
 	    (hc->timer = evtimer_new(worker_base, http_timer_cb, hc)) ==
 	    NULL) {
 		if (hc->bev == NULL)
@@ -499,6 +505,7 @@ http_close(struct hconn *hc, int how)
 		bufferevent_free(hc->bev);
 	}
 	hhead_free(&hc->req);
+	term_free(hc);
 	worker_conn_gone(hc);
 	free(hc);
 }
@@ -540,7 +547,8 @@ http_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct hconn	*hc = arg;
 
-	xio_fill(bev);
+	if (hc->term == NULL)	/* a TLS socket is read by the filter */
+		xio_fill(bev);
 	if (hc->state == HS_TUNNEL) {
 		if (hc->sni_pending && tls_tunnel_check(hc, 0) != 0)
 			return;
@@ -579,6 +587,10 @@ http_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct hconn	*hc = arg;
 
+	if (hc->term != NULL && !hc->term->done) {
+		http_term_event(hc, what);
+		return;
+	}
 	if (hc->state == HS_TUNNEL && (what & BEV_EVENT_EOF)) {
 		if (hc->sni_pending && tls_tunnel_check(hc, 1) != 0)
 			return;
@@ -607,6 +619,27 @@ http_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	http_close(hc, AR_CLIENT_CLOSED);
+}
+
+/*
+ * The TLS handshake of an https client ended, one way or the other.  A
+ * failure is a denial on the record (client_tls_failed) unless nothing
+ * of a handshake ever came.
+ */
+static void
+http_term_event(struct hconn *hc, short what)
+{
+	if (what & BEV_EVENT_CONNECTED) {
+		if (term_handshake_done(hc) == 0)
+			return;		/* requests follow */
+	} else if (term_silent(hc, what)) {
+		http_close(hc, 0);
+		return;
+	} else
+		term_failed(hc);
+	gettimeofday(&hc->t_start, NULL);
+	http_audit(hc, AR_CLIENT_TLS_FAILED, 1);
+	http_close(hc, 0);
 }
 
 /* ---- reading requests -------------------------------------------------- */
@@ -768,12 +801,13 @@ http_target(struct hconn *hc, int *literal, struct egd_addr *lit)
 	}
 	if (ulen > 0 && url[0] == '/') {
 		/* origin-form: the authority is the Host header. */
-		hc->scheme = "http";
+		hc->scheme = hc->term != NULL ? "https" : "http";
 		if (host == NULL) {
 			http_deny(hc, 400, AR_BAD_REQUEST, "no Host header");
 			return -1;
 		}
-		if (authority_parse(host, hlen, 80, hc->host,
+		if (authority_parse(host, hlen, hc->term != NULL ? 443 : 80,
+		    hc->host,
 		    sizeof(hc->host), &hc->port, lit, literal, &err) == -1) {
 			http_deny(hc, 400, AR_BAD_REQUEST, err);
 			return -1;
@@ -887,8 +921,23 @@ http_decide(struct hconn *hc)
 	q.pathlen = hc->pathlen;
 	q.header = http_header_cb;
 	q.harg = hc;
+	if (hc->term != NULL) {
+		q.ids = hc->term->ids;
+		q.nids = hc->term->nids;
+	}
 	if (policy_decide(conf, &q, &hc->dec, worker_random()) == -1) {
 		http_deny(hc, 403, hc->dec.reason, NULL);
+		return;
+	}
+	/*
+	 * On a terminating listener the request names the server the
+	 * client's TLS asked for, unless the service relaxes the check.
+	 */
+	if (hc->term != NULL && hc->term->sni[0] != '\0' &&
+	    strcmp(hc->term->sni, hc->host) != 0 &&
+	    !hc->dec.svc->sni_nocheck) {
+		http_deny(hc, 421, AR_SNI_MISMATCH,
+		    "the request names another host than the TLS server name");
 		return;
 	}
 	hc->report = hc->dec.report;
@@ -1170,6 +1219,12 @@ http_audit(struct hconn *hc, int reason, int denied)
 	r.worker = worker_instance;
 	r.client = &hc->caddr;
 	r.client_port = hc->cport;
+	if (hc->term != NULL) {
+		if (hc->term->nids > 0)
+			r.identity = hc->term->ids;
+		r.client_tls = hc->term->done ? hc->term->version : NULL;
+		r.client_tls_error = hc->term->why[0] ? hc->term->why : NULL;
+	}
 	r.gateway = hc->wl->gw != NULL ? hc->wl->gw->name : NULL;
 	r.method = hc->method[0] ? hc->method : NULL;
 	r.scheme = hc->scheme;

@@ -55,7 +55,7 @@ orig_log_errors(const char *what)
 }
 
 /* A trust store of every certificate in a PEM bundle. */
-static X509_STORE *
+X509_STORE *
 orig_store(const struct ca_bundle *ca)
 {
 	X509_STORE	*st;
@@ -84,9 +84,10 @@ orig_store(const struct ca_bundle *ca)
 }
 
 static SSL_CTX *
-orig_ctx(const struct ca_bundle *ca, const struct dst_port *p,
+orig_ctx(const struct egressd_conf *conf, const struct dst_port *p,
     const char *name)
 {
+	const struct ca_bundle	*ca = &conf->cas[p->ca_id];
 	SSL_CTX		*ctx;
 	X509_STORE	*st;
 
@@ -113,6 +114,15 @@ orig_ctx(const struct ca_bundle *ca, const struct dst_port *p,
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
+	/* tls mutual: our certificate; its key stays in the helper. */
+	if (p->mode == TLSM_MUTUAL && (p->cert_id < 0 || p->cert_id >=
+	    conf->ncas || wkey_use_chain(ctx, conf->cas[p->cert_id].pem,
+	    conf->cas[p->cert_id].len) == -1)) {
+		log_warnx("%s: client certificate unusable", name);
+		orig_log_errors(name);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
 	return ctx;
 }
 
@@ -131,9 +141,8 @@ orig_conf_build(struct egressd_conf *conf)
 	TAILQ_FOREACH(d, &conf->destinations, entry)
 		for (i = 0; i < d->nports; i++) {
 			p = &d->ports[i];
-			if (p->mode == TLSM_SIMPLE)
-				p->ctx = orig_ctx(&conf->cas[p->ca_id], p,
-				    d->name);
+			if (p->mode == TLSM_SIMPLE || p->mode == TLSM_MUTUAL)
+				p->ctx = orig_ctx(conf, p, d->name);
 		}
 	if (conf->default_ca >= 0) {
 		if (conf->default_ca >= conf->ncas || conf->cas[conf->
@@ -143,7 +152,7 @@ orig_conf_build(struct egressd_conf *conf)
 		p->mode = TLSM_SIMPLE;
 		p->minver = 12;
 		p->ca_id = (uint32_t)conf->default_ca;
-		p->ctx = orig_ctx(&conf->cas[conf->default_ca], p, "https");
+		p->ctx = orig_ctx(conf, p, "https");
 		conf->default_port = p;
 	}
 	/* The stores hold the certificates now: the text is not needed. */

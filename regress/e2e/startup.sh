@@ -52,10 +52,8 @@ refuses "Address already in use" "a port already taken"
 kill "$TAKER"; wait "$TAKER" 2>/dev/null
 
 conf "$EGD_USER" "$T/root"
-sed -i "s/port $PORT http/port $PORT https/" "$T/egressd.conf"
-refuses "https listeners are not supported yet" "an https listener (no TLS termination in this release)"
-"$EGRESSD" -n -f "$T/egressd.conf" > "$T/out" 2>&1
-ok $(grep -q "warning: egressd will not start" "$T/out"; echo $?) "egressd -n warns about it"
+sed -i "s|port $PORT http|port $PORT https cert \"$T/nonexistent.pem\" key \"$T/nonexistent.key\"|" "$T/egressd.conf"
+refuses "nonexistent.pem\": No such file or directory" "an https listener whose certificate is missing"
 
 printf 'workers 0\n' > "$T/egressd.conf"
 refuses "egressd.conf:1: " "a broken file"

@@ -1,0 +1,278 @@
+/*
+ * TLS termination on https listeners, in the workers.  One SSL_CTX per
+ * listener and generation, built from the certificate chain the parent
+ * read; the private key stays in the helper (worker_key.c).  With a
+ * "client ca", clients present a certificate that verifies against it
+ * (or may, with "client optional"); the verified certificate's names
+ * become the connection's identity, which "from identity" rules match
+ * (policy.c) and the audit records carry.
+ *
+ * TLS 1.2 is offered with ECDHE key exchange only: the helper signs but
+ * never decrypts (see helper_key.c).
+ */
+#include "config.h"
+
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+
+#include "worker.h"
+
+#define TERM_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
+
+static void
+term_log_errors(const char *what)
+{
+	unsigned long	e;
+	char		buf[256];
+
+	while ((e = ERR_get_error()) != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_warnx("%s: %s", what, buf);
+	}
+}
+
+/*
+ * The listener's context, or NULL (logged) when it cannot be built: the
+ * listener then closes every connection, nothing is served unverified
+ * or with another certificate.
+ */
+void
+term_ctx_build(struct egressd_conf *conf, struct wlistener *l)
+{
+	SSL_CTX			*ctx;
+	X509_STORE		*st;
+	STACK_OF(X509_NAME)	*names;
+	X509_OBJECT		*o;
+	STACK_OF(X509_OBJECT)	*objs;
+	const struct ca_bundle	*cert = &conf->cas[l->m.cert_id];
+	char			 what[64];
+	int			 i, ok;
+
+	snprintf(what, sizeof(what), "https listener %u", l->m.id);
+	l->ctx = NULL;
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		term_log_errors(what);
+		return;
+	}
+	ok = SSL_CTX_set_min_proto_version(ctx, l->m.minver == 13 ?
+	    TLS1_3_VERSION : TLS1_2_VERSION) == 1 &&
+	    SSL_CTX_set_cipher_list(ctx, l->m.ciphers[0] ? l->m.ciphers :
+	    TERM_CIPHERS) == 1 &&
+	    wkey_use_chain(ctx, cert->pem, cert->len) == 0 &&
+	    SSL_CTX_set_session_id_context(ctx, (const unsigned char *)what,
+	    (unsigned int)strlen(what)) == 1;
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (ok && l->m.clientca_id >= 0) {
+		if ((st = orig_store(&conf->cas[l->m.clientca_id])) == NULL) {
+			log_warnx("%s: no certificate in client ca", what);
+			ok = 0;
+		} else {
+			SSL_CTX_set_cert_store(ctx, st);
+			SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
+			    (l->m.client_optional ? 0 :
+			    SSL_VERIFY_FAIL_IF_NO_PEER_CERT), NULL);
+			/* Tell clients which CAs we take. */
+			if ((names = sk_X509_NAME_new_null()) == NULL)
+				ok = 0;
+			objs = X509_STORE_get0_objects(st);
+			for (i = 0; ok && i < sk_X509_OBJECT_num(objs); i++) {
+				X509_NAME	*n;
+
+				o = sk_X509_OBJECT_value(objs, i);
+				if (X509_OBJECT_get_type(o) != X509_LU_X509)
+					continue;
+				if ((n = X509_NAME_dup(X509_get_subject_name(
+				    X509_OBJECT_get0_X509(o)))) == NULL ||
+				    sk_X509_NAME_push(names, n) == 0) {
+					X509_NAME_free(n);
+					ok = 0;
+				}
+			}
+			if (names != NULL)
+				SSL_CTX_set_client_CA_list(ctx, names);
+		}
+	}
+	if (!ok) {
+		log_warnx("%s: cannot serve TLS: connections are closed",
+		    what);
+		term_log_errors(what);
+		SSL_CTX_free(ctx);
+		return;
+	}
+	l->ctx = ctx;
+}
+
+void
+term_ctx_free(struct wlistener *l)
+{
+	SSL_CTX_free(l->ctx);	/* live connections hold a reference */
+	l->ctx = NULL;
+}
+
+/* A new client socket wrapped in a TLS server, or NULL. */
+struct bufferevent *
+term_wrap(struct event_base *base, struct wlistener *l, int fd)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if (l->ctx == NULL || (ssl = SSL_new(l->ctx)) == NULL)
+		return NULL;
+	if ((bev = bufferevent_openssl_socket_new(base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+/* One name into the identity list: printable ASCII, bounded, no NUL. */
+static void
+ident_push(struct hterm *t, const unsigned char *s, int len)
+{
+	char	*d;
+	int	 i;
+
+	if (t->nids >= EGD_MAX_IDENTS || len <= 0 || len >= EGD_IDENT_MAX)
+		return;
+	for (i = 0; i < len; i++)
+		if (s[i] <= 0x20 || s[i] >= 0x7f)
+			return;
+	if (t->ids == NULL)
+		t->ids = ps_xcalloc(EGD_MAX_IDENTS, EGD_IDENT_MAX);
+	d = t->ids + (size_t)t->nids * EGD_IDENT_MAX;
+	memcpy(d, s, (size_t)len);
+	d[len] = '\0';
+	t->nids++;
+}
+
+/* URIs first, then DNS names, then the subject's CN: ids[0] is shown. */
+static void
+term_identity(struct hterm *hc, X509 *x)
+{
+	GENERAL_NAMES		*gens;
+	const GENERAL_NAME	*g;
+	X509_NAME		*subj;
+	ASN1_STRING		*cn;
+	int			 pass, i, idx;
+
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+			g = sk_GENERAL_NAME_value(gens, i);
+			if (pass == 0 && g->type == GEN_URI)
+				ident_push(hc, ASN1_STRING_get0_data(
+				    g->d.uniformResourceIdentifier),
+				    ASN1_STRING_length(
+				    g->d.uniformResourceIdentifier));
+			else if (pass == 1 && g->type == GEN_DNS)
+				ident_push(hc, ASN1_STRING_get0_data(
+				    g->d.dNSName), ASN1_STRING_length(
+				    g->d.dNSName));
+		}
+	GENERAL_NAMES_free(gens);
+	subj = X509_get_subject_name(x);
+	if ((idx = X509_NAME_get_index_by_NID(subj, NID_commonName, -1)) >=
+	    0 && (cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj,
+	    idx))) != NULL && ASN1_STRING_type(cn) != V_ASN1_BMPSTRING &&
+	    ASN1_STRING_type(cn) != V_ASN1_UNIVERSALSTRING)
+		ident_push(hc, ASN1_STRING_get0_data(cn),
+		    ASN1_STRING_length(cn));
+}
+
+/*
+ * The handshake is done: note the server name asked for and the verified
+ * client's identity.  Returns 0, or -1 (buf says why) when the client
+ * certificate did not verify.
+ */
+int
+term_handshake_done(struct hconn *hc)
+{
+	struct hterm	*t = hc->term;
+	SSL		*ssl = bufferevent_openssl_get_ssl(hc->bev);
+	X509		*x;
+	const char	*sni;
+	size_t		 i;
+	long		 v;
+
+	t->done = 1;
+	t->version = SSL_get_version(ssl);
+	if ((sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) !=
+	    NULL) {
+		strlcpy(t->sni, sni, sizeof(t->sni));
+		for (i = 0; t->sni[i] != '\0'; i++)
+			t->sni[i] = (char)tolower((unsigned char)t->sni[i]);
+		if (i > 0 && t->sni[i - 1] == '.')
+			t->sni[i - 1] = '\0';
+	}
+	if ((x = SSL_get0_peer_certificate(ssl)) == NULL)
+		return 0;
+	if ((v = SSL_get_verify_result(ssl)) != X509_V_OK) {
+		strlcpy(t->why, X509_verify_cert_error_string(v),
+		    sizeof(t->why));
+		return -1;
+	}
+	term_identity(t, x);
+	return 0;
+}
+
+/* Why a handshake failed, for the audit record. */
+void
+term_failed(struct hconn *hc)
+{
+	SSL		*ssl = bufferevent_openssl_get_ssl(hc->bev);
+	char		*buf = hc->term->why;
+	size_t		 size = sizeof(hc->term->why);
+	unsigned long	 e, last = 0;
+	long		 v;
+
+	while ((e = bufferevent_get_openssl_error(hc->bev)) != 0)
+		last = e;
+	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK)
+		strlcpy(buf, X509_verify_cert_error_string(v), size);
+	else if (last != 0)
+		strlcpy(buf, ERR_reason_error_string(last) != NULL ?
+		    ERR_reason_error_string(last) : "handshake failed", size);
+	else
+		strlcpy(buf, "handshake failed", size);
+	ERR_clear_error();
+}
+
+/*
+ * A connection closed before any ClientHello (a port probe, a health
+ * check) ends without a record, as on plain listeners.
+ */
+int
+term_silent(struct hconn *hc, short what)
+{
+	SSL	*ssl = bufferevent_openssl_get_ssl(hc->bev);
+
+	return (what & BEV_EVENT_EOF) && (ssl == NULL ||
+	    SSL_get_state(ssl) == TLS_ST_BEFORE);
+}
+
+void
+term_free(struct hconn *hc)
+{
+	if (hc->term == NULL)
+		return;
+	free(hc->term->ids);
+	free(hc->term);
+	hc->term = NULL;
+}
