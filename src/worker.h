@@ -231,6 +231,7 @@ struct bufferevent *orig_wrap(struct event_base *, struct bufferevent *,
 		    struct dst_port *, const char *, const char *, void **);
 int		 orig_verified(void *, struct bufferevent *, char *, size_t);
 int		 orig_verify_error(void *, char *, size_t);
+int		 orig_alert(struct bufferevent *, char *, size_t);
 void		 orig_keep_session(struct dst_port *, void *);
 void		 orig_info(void *, const char **, int *);
 void		 orig_done(void *);

@@ -329,6 +329,24 @@ orig_verify_error(void *sslp, char *buf, size_t size)
 	return 1;
 }
 
+/*
+ * An OpenSSL error kept by a TLS connection that failed: its reason in
+ * buf and 0, or -1 when it kept none of libssl's (a plain reset).
+ */
+int
+orig_alert(struct bufferevent *bev, char *buf, size_t size)
+{
+	unsigned long	e, ssl = 0;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (ERR_GET_LIB(e) == ERR_LIB_SSL)
+			ssl = e;
+	if (ssl == 0 || ERR_reason_error_string(ssl) == NULL)
+		return -1;
+	strlcpy(buf, ERR_reason_error_string(ssl), size);
+	return 0;
+}
+
 /* After a handshake or an exchange: keep the session to resume. */
 void
 orig_keep_session(struct dst_port *p, void *sslp)

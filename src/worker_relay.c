@@ -588,6 +588,17 @@ up_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (up_retry_stale(up))
 		return;
+	/*
+	 * A TLS 1.3 server refuses our client certificate after its side
+	 * of the handshake: an alert before any response byte is a failed
+	 * handshake, told with OpenSSL's reason.
+	 */
+	if (up->ssl != NULL && !up->gotbytes && (what & BEV_EVENT_ERROR) &&
+	    orig_alert(bev, hc->tls_verify, sizeof(hc->tls_verify)) == 0) {
+		http_upstream_refused(hc, 502, AR_TLS_HANDSHAKE,
+		    hc->tls_verify);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		http_upstream_failed(hc, 504, AR_UPSTREAM_TIMEOUT);
 	else

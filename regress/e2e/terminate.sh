@@ -510,6 +510,9 @@ ok $([ "$code" = 502 ] && ! grep -q ' /m2 ' "$T/mtls.log"; echo $?) \
     "tls simple to the same origin: 502, no request reached it ($code, $(body))"
 ok $([ "$(grep -c '^REFUSED' "$T/mtls.log")" -gt "$r0" ]; echo $?) \
     "tls simple: the origin refused the handshake without a client certificate"
+ok $([ "$(audit_last reason _msgid=DENY path=/m2)" = tls_handshake_failed ] &&
+    [ -n "$(audit_last tls_verify _msgid=DENY path=/m2)" ]; echo $?) \
+    "audit: tls_handshake_failed, with OpenSSL's reason ($(audit_last tls_verify _msgid=DENY path=/m2))"
 # a second request, so that both workers have likely done a mutual handshake
 curl -s -m 5 -o /dev/null -H "Host: mtls.test:$MP" -H 'Connection: close' "http://127.0.0.1:$P5/m3"
 for i in 1 2 3 4; do get "$P1" api.test "t7$i" b >/dev/null; get "$P3" api.test "t8$i" - >/dev/null; done
