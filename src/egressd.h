@@ -550,6 +550,7 @@ void			 status_parent_verbose(int);
 void			 status_recv(struct ps_msg *, int, int);
 void			 status_dispatch_helper(struct ps_chan *, struct ps_msg *);
 void			 status_dns(const struct hdns_counters *);
+void			 status_keys(uint64_t, uint64_t);
 void			 status_count(const struct audit_rec *);
 void			 status_pool_idle(int);
 void			 status_audit_dropped(uint64_t);

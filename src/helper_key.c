@@ -260,6 +260,7 @@ hkey_read_cb(int fd, short ev, void *arg)
 			log_debug("key operation %u refused: %d", q.op,
 			    res.status);
 		}
+		status_keys(hk.ops, hk.refused);
 		if (write(fd, &res, sizeof(res)) == -1)
 			log_debug("key channel: write: %s", strerror(errno));
 		explicit_bzero(&q, sizeof(q));

@@ -31,6 +31,7 @@ static struct status_shm *st;
 static int		 st_fd = -1;	/* parent: the memfd, for children */
 static int		 st_me = -1;	/* worker: its instance */
 static uint64_t		 st_dnsbase[4];	/* helper: earlier helpers' counts */
+static uint64_t		 st_keybase[2];
 static uint64_t		 st_dropbase;	/* worker: its predecessors' drops */
 
 size_t
@@ -158,6 +159,8 @@ status_recv(struct ps_msg *m, int role, int instance)
 		st_dnsbase[2] = atomic_load(&st->helper.misses);
 		st_dnsbase[3] = atomic_load(&st->helper.failures);
 		SET(st->helper.entries, 0);
+		st_keybase[0] = atomic_load(&st->helper.key_ops);
+		st_keybase[1] = atomic_load(&st->helper.key_refused);
 	}
 }
 
@@ -180,6 +183,15 @@ status_dns(const struct hdns_counters *n)
 	SET(st->helper.misses, st_dnsbase[2] + n->misses);
 	SET(st->helper.failures, st_dnsbase[3] + n->failures);
 	SET(st->helper.entries, n->entries);
+}
+
+void
+status_keys(uint64_t ops, uint64_t refused)
+{
+	if (st == NULL)
+		return;
+	SET(st->helper.key_ops, st_keybase[0] + ops);
+	SET(st->helper.key_refused, st_keybase[1] + refused);
 }
 
 /* ---- workers ----------------------------------------------------------- */

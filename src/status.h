@@ -65,6 +65,8 @@ struct st_helper {
 	_Atomic uint64_t	 misses;
 	_Atomic uint64_t	 failures;
 	_Atomic uint64_t	 entries;	/* names cached now (gauge) */
+	_Atomic uint64_t	 key_ops;	/* private-key operations done */
+	_Atomic uint64_t	 key_refused;	/* and refused or failed */
 };
 
 /*

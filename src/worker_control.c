@@ -632,6 +632,12 @@ metrics_render(struct evbuffer *b)
 	    LD(s->helper.failures));
 	met_one(b, "egressd_dns_cache_entries", "gauge",
 	    "Names in the helper's cache.", LD(s->helper.entries));
+	met_one(b, "egressd_key_operations_total", "counter",
+	    "Private-key operations the helper was asked for.",
+	    LD(s->helper.key_ops));
+	met_one(b, "egressd_key_operations_refused_total", "counter",
+	    "Private-key operations the helper refused or failed.",
+	    LD(s->helper.key_refused));
 	met_one(b, "egressd_audit_dropped_total", "counter",
 	    "Audit records an audit sink could not take.",
 	    agg.audit_dropped);

@@ -217,6 +217,7 @@ ok $(refused n-mutualnokey '[0-9]*' http "port $MP tls mutual cert \"$T/gwclient
 # TLS 1.2 cipher; v13: TLS 1.3 only, a certificate chain; plain: HTTP.  Every name is routed
 # to the plain origin; the services carry the identity rules, the route
 # "rid" one of its own.
+MXP=$(free_port)
 fwd() { for n in "$@"; do printf '\tmatch authority "%s" {\n\t\tforward to "%s" port %s\n\t}\n' "$n" "$n" "$OP"; done; }
 cat > "$T/egressd.conf" <<CONF
 user "$EGD_USER"
@@ -225,6 +226,7 @@ workers 2
 nameserver 127.0.0.1 port $DP
 request timeout 2
 idle timeout 5
+metrics listen on 127.0.0.1 port $MXP
 gateway "mtls" {
 	listen on 127.0.0.1 port $P1 https cert "$T/gw.pem" key "$T/gw.key" client ca "$T/ca.pem"
 }
@@ -533,6 +535,13 @@ for k in gw gwec gwclient; do
 	rc=$?
 	ok $([ "$rc" = 0 ]; echo $?) "$k.key: in the helper's memory (keymem exit $rc: $(grep '^pid' "$T/km-h-$k.out"))"
 done
+metric() {
+	curl -s "http://127.0.0.1:$MXP/metrics" | awk -v n="$1" '$1 == n { print $2 }'
+}
+kops=$(metric egressd_key_operations_total)
+kref=$(metric egressd_key_operations_refused_total)
+ok $([ "${kops:-0}" -ge 2 ] && [ "$kref" = 0 ]; echo $?) \
+    "metrics: the helper signed for the handshakes ($kops operations, $kref refused)"
 for w in $workers; do
 	bad=$(for fd in "/proc/$w/fd"/*; do
 		[ "${fd##*/}" -le 2 ] && continue	# stdio, inherited
