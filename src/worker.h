@@ -242,8 +242,7 @@ void		 term_ctx_build(struct egressd_conf *, struct wlistener *);
 void		 term_ctx_free(struct wlistener *);
 struct bufferevent *term_wrap(struct event_base *, struct wlistener *, int);
 int		 term_handshake_done(struct hconn *);
-void		 term_failed(struct hconn *);
-int		 term_silent(struct hconn *, short);
+int		 term_failed(struct hconn *, short);
 void		 term_free(struct hconn *);
 
 /* worker_key.c: private keys held by the helper */

@@ -529,6 +529,11 @@ http_timer_cb(int fd, short ev, void *arg)
 	}
 	if (hc->state != HS_HEAD)
 		return;
+	if (hc->term != NULL && !hc->term->done) {
+		/* A handshake begun and not finished in time. */
+		http_term_event(hc, BEV_EVENT_TIMEOUT);
+		return;
+	}
 	if (hc->wl->m.proto == PROTO_TLS) {
 		if (evbuffer_get_length(bufferevent_get_input(hc->bev)) > 0)
 			http_drop(hc, AR_REQUEST_TIMEOUT);
@@ -632,11 +637,10 @@ http_term_event(struct hconn *hc, short what)
 	if (what & BEV_EVENT_CONNECTED) {
 		if (term_handshake_done(hc) == 0)
 			return;		/* requests follow */
-	} else if (term_silent(hc, what)) {
+	} else if (term_failed(hc, what) == 1) {
 		http_close(hc, 0);
 		return;
-	} else
-		term_failed(hc);
+	}
 	gettimeofday(&hc->t_start, NULL);
 	http_audit(hc, AR_CLIENT_TLS_FAILED, 1);
 	http_close(hc, 0);

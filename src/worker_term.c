@@ -232,39 +232,41 @@ term_handshake_done(struct hconn *hc)
 	return 0;
 }
 
-/* Why a handshake failed, for the audit record. */
-void
-term_failed(struct hconn *hc)
+/*
+ * A handshake that did not finish.  Returns 1 when nothing of it ever
+ * came (a port probe, a health check: closed without a record, as on
+ * plain listeners), else 0 with the reason in hc->term->why.
+ */
+int
+term_failed(struct hconn *hc, short what)
 {
 	SSL		*ssl = bufferevent_openssl_get_ssl(hc->bev);
 	char		*buf = hc->term->why;
 	size_t		 size = sizeof(hc->term->why);
-	unsigned long	 e, last = 0;
+	unsigned long	 e, first = 0;
 	long		 v;
 
+	/* libevent queues OpenSSL's errors, and its own SSL_get_error(). */
 	while ((e = bufferevent_get_openssl_error(hc->bev)) != 0)
-		last = e;
-	if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK)
+		if (first == 0 && ERR_reason_error_string(e) != NULL)
+			first = e;
+	ERR_clear_error();
+	if (ssl == NULL || SSL_get_state(ssl) == TLS_ST_BEFORE) {
+		/* OpenSSL 3 tells an end of file as an error. */
+		if ((what & (BEV_EVENT_EOF | BEV_EVENT_TIMEOUT)) ||
+		    (first != 0 && ERR_GET_REASON(first) ==
+		    SSL_R_UNEXPECTED_EOF_WHILE_READING))
+			return 1;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		strlcpy(buf, "handshake not finished in time", size);
+	else if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK)
 		strlcpy(buf, X509_verify_cert_error_string(v), size);
-	else if (last != 0)
-		strlcpy(buf, ERR_reason_error_string(last) != NULL ?
-		    ERR_reason_error_string(last) : "handshake failed", size);
+	else if (first != 0)
+		strlcpy(buf, ERR_reason_error_string(first), size);
 	else
 		strlcpy(buf, "handshake failed", size);
-	ERR_clear_error();
-}
-
-/*
- * A connection closed before any ClientHello (a port probe, a health
- * check) ends without a record, as on plain listeners.
- */
-int
-term_silent(struct hconn *hc, short what)
-{
-	SSL	*ssl = bufferevent_openssl_get_ssl(hc->bev);
-
-	return (what & BEV_EVENT_EOF) && (ssl == NULL ||
-	    SSL_get_state(ssl) == TLS_ST_BEFORE);
+	return 0;
 }
 
 void

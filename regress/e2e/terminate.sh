@@ -396,6 +396,52 @@ tls_refused "$P1" t10 - "client ca, no client certificate"
 tls_refused "$P1" t11 rogue "client ca, a certificate from another CA (same SAN URI)"
 tls_refused "$P1" t12 expired "client ca, an expired certificate"
 tls_refused "$P2" t13 rogue "client optional, a certificate from another CA"
+ok $([ "$(audit_last client_tls_error _msgid=DENY reason=client_tls_failed)" != "" ]; echo $?) \
+    "the DENY says why ($(audit_last client_tls_error _msgid=DENY reason=client_tls_failed))"
+
+# A client that sends its ClientHello and then nothing: closed after the
+# request timeout (2 s), on the record.  One that says nothing at all is
+# closed without one.
+n0=$(audit_get count _msgid=DENY reason=client_tls_failed)
+python3 - "$P1" <<'PY'
+import socket, ssl, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+o = ctx.wrap_bio(inb, outb, server_hostname="api.test")
+try:
+    o.do_handshake()
+except ssl.SSLWantReadError:
+    pass
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(outb.read())		# the ClientHello, then silence
+s.settimeout(10)
+t = time.time()
+try:
+    while s.recv(65536):
+        pass
+except OSError:
+    pass
+sys.exit(0 if 1 <= time.time() - t < 9 else 1)
+PY
+ok $? "a stalled handshake is closed after the request timeout"
+wait_more "$n0" _msgid=DENY reason=client_tls_failed
+ok $([ "$(audit_last client_tls_error _msgid=DENY reason=client_tls_failed)" = "handshake not finished in time" ]; echo $?) \
+    "and recorded: client_tls_failed, handshake not finished in time"
+n0=$(audit_get count _msgid=DENY)
+r0=$(audit_get count _msgid=REQUEST)
+python3 -c 'import socket,sys,time; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); time.sleep(0.3); s.close()' "$P1"
+get "$P3" api.test t14 - >/dev/null	# a record after it, to wait for
+wait_more "$r0" _msgid=REQUEST
+ok $([ "$(audit_get count _msgid=DENY)" = "$n0" ]; echo $?) \
+    "a connection closed before any ClientHello leaves no record"
+# Plain HTTP to the https port: a failed handshake, nothing forwarded.
+python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"GET /small?t=t15 HTTP/1.1\r\nHost: api.test\r\n\r\n"); s.settimeout(5); s.recv(100)' "$P1" 2>/dev/null
+wait_more "$n0" _msgid=DENY reason=client_tls_failed
+ok $([ "$(audit_last client_tls_error _msgid=DENY reason=client_tls_failed)" = "http request" ] &&
+    [ "$(seen t15)" = 0 ]; echo $?) \
+    "plain HTTP to an https listener: refused in the handshake ($(audit_last client_tls_error _msgid=DENY reason=client_tls_failed))"
 
 # 3. client optional: no certificate, no identity.
 code=$(get "$P2" api.test t20 -)
