@@ -107,6 +107,7 @@ struct hconn {
 	struct policy_dec	 dec;
 	char			 host[EGD_HOST_MAX];	/* as asked */
 	uint16_t		 port;
+	uint16_t		 dial_port;	/* a static endpoint's, or dec's */
 	char			 method[24];
 	const char		*scheme;
 	const char		*path;		/* into req.buf */

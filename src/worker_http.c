@@ -980,11 +980,13 @@ http_route(struct hconn *hc)
 	int	i;
 
 	hc->naddrs = 0;
+	hc->dial_port = hc->dec.port;
 	if (hc->dec.svc->resolution == RES_STATIC) {
 		for (i = 0; i < hc->dec.svc->nendpoints; i++) {
 			hc->addrs[hc->naddrs++] = hc->dec.svc->endpoints[i].a;
 			if (hc->dec.svc->endpoints[i].port != 0)
-				hc->dec.port = hc->dec.svc->endpoints[i].port;
+				hc->dial_port =
+				    hc->dec.svc->endpoints[i].port;
 		}
 		http_resolved(hc);
 	} else if (hc->dec.literal) {
@@ -1338,7 +1340,14 @@ http_upstream_connected(struct hconn *hc)
 		relay_tunnel(hc);
 		return;
 	}
-	out = bufferevent_get_output(hc->up->bev);
+	/*
+	 * The head is made whole first and handed over at once: a TLS
+	 * bufferevent would send each piece added to it as a record.
+	 */
+	if ((out = evbuffer_new()) == NULL) {
+		http_upstream_failed(hc, 502, AR_UPSTREAM_RESET);
+		return;
+	}
 	evbuffer_add_printf(out, "%s ", hc->method);
 	if (m != NULL && m->rewrite_path && m->pathtype == PATH_PREFIX &&
 	    (plen = strlen(m->path)) <= hc->pathlen) {
@@ -1362,6 +1371,8 @@ http_upstream_connected(struct hconn *hc)
 		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n",
 		    41);
 	evbuffer_add(out, "Via: 1.1 egressd\r\n\r\n", 20);
+	evbuffer_add_buffer(bufferevent_get_output(hc->up->bev), out);
+	evbuffer_free(out);
 	hc->state = HS_FORWARD;
 	gettimeofday(&hc->t_first, NULL);
 	/* The request head is whole; the rest of it is the body. */

@@ -103,8 +103,14 @@ orig_ctx(const struct egressd_conf *conf, const struct dst_port *p,
 	}
 	SSL_CTX_set_cert_store(ctx, st);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT |
-	    SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	/*
+	 * Sessions are kept by hand, one per destination port
+	 * (orig_keep_session()).  OpenSSL's client cache would add
+	 * nothing, and in 3.0 it removes the session it shares at the end
+	 * of each TLS 1.3 handshake, making it unresumable for the
+	 * connections that open meanwhile.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_set_min_proto_version(ctx, p->minver == 13 ?
 	    TLS1_3_VERSION : TLS1_2_VERSION) != 1 ||

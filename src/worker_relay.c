@@ -350,7 +350,7 @@ relay_connect(struct hconn *hc)
 	gettimeofday(&hc->t_conn, NULL);
 	/* A tunnel gets its own connection; requests take a pooled one. */
 	if (hc->parser.method != HTTP_CONNECT && !hc->upgrade &&
-	    !hc->nopool && (up = pool_take(a, hc->dec.port, hc)) != NULL) {
+	    !hc->nopool && (up = pool_take(a, hc->dial_port, hc)) != NULL) {
 		up->tls = hc->tls;
 		up->tls_ms = -1;
 		up_attach(hc, up);
@@ -363,7 +363,7 @@ relay_connect(struct hconn *hc)
 		return;
 	}
 	up->addr = *a;
-	up->port = hc->dec.port;
+	up->port = hc->dial_port;
 	up->tls_ms = -1;
 	if ((up->tls = hc->tls) != NULL) {
 		strlcpy(up->sni, req_sni(hc), sizeof(up->sni));

@@ -50,6 +50,13 @@ service "fixed" {
 	endpoint 127.0.0.1
 	allow private
 }
+service "moved" {
+	hosts { "moved.test" }
+	port 80 http
+	resolution static
+	endpoint 127.0.0.1 port $OP
+	allow private
+}
 service "multi" {
 	hosts { "multi.test" }
 	port $OP http
@@ -163,6 +170,9 @@ ok $([ "$(audit_last decision authority=report.test)" = report ] &&
     "audit: decision report, would private_address"
 ok $([ "$(req $X "http://fixed.test:$OP/small")" = 200 ]; echo $?) "static endpoints: 200"
 ok $(grep -q 'fixed.test' "$T/dnsmasq.log"; [ $? -ne 0 ]; echo $?) "without asking DNS"
+ok $([ "$(req $X "http://moved.test/headers")" = 200 ] &&
+    grep -q "^Host: moved.test\r\?$" "$T/body"; echo $?) \
+    "an endpoint on another port: the Host is the one asked, without that port ($(grep '^Host' "$T/body"))"
 ok $([ "$(req $X "http://127.0.0.1:$OP/small")" = 200 ]; echo $?) "an address literal a service lists: 200"
 ok $([ "$(req $X "http://127.0.0.2:$OP/small")" = 403 ] &&
     [ "$(audit_last reason authority=127.0.0.2)" = ip_literal ]; echo $?) "one no service lists: 403 ip_literal"
