@@ -5,8 +5,8 @@
  * public key, whose private operations are requests to the helper on
  * the key channel.  The worker waits for each answer (at most
  * EGD_KEYOP_TIMEOUT_MS): one operation per full handshake, a round trip
- * of tens of microseconds for ECDSA, about a millisecond for RSA 2048
- * (the helper's time to sign).
+ * of tens of microseconds for ECDSA, about 0.2 ms for RSA 2048 (the
+ * helper's time to sign).
  *
  * The stand-ins use OpenSSL's RSA_METHOD and EC_KEY_METHOD.  They are
  * deprecated in OpenSSL 3 in favour of providers, but they are the
