@@ -223,6 +223,7 @@ int		 tls_tunnel_check(struct hconn *, int);
 
 /* worker_origin.c: TLS origination */
 void		 orig_init(void);
+void		 orig_log_errors(const char *);
 struct x509_store_st *orig_store(const struct ca_bundle *);
 void		 orig_conf_build(struct egressd_conf *);
 void		 orig_conf_free(struct egressd_conf *);

@@ -42,7 +42,7 @@ orig_init(void)
 	SSL_CTX_free(ctx);
 }
 
-static void
+void
 orig_log_errors(const char *what)
 {
 	unsigned long	e;

@@ -30,18 +30,6 @@
 
 #define TERM_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
 
-static void
-term_log_errors(const char *what)
-{
-	unsigned long	e;
-	char		buf[256];
-
-	while ((e = ERR_get_error()) != 0) {
-		ERR_error_string_n(e, buf, sizeof(buf));
-		log_warnx("%s: %s", what, buf);
-	}
-}
-
 /*
  * The listener's context, or NULL (logged) when it cannot be built: the
  * listener then closes every connection, nothing is served unverified
@@ -62,7 +50,7 @@ term_ctx_build(struct egressd_conf *conf, struct wlistener *l)
 	snprintf(what, sizeof(what), "https listener %u", l->m.id);
 	l->ctx = NULL;
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		term_log_errors(what);
+		orig_log_errors(what);
 		return;
 	}
 	ok = SSL_CTX_set_min_proto_version(ctx, l->m.minver == 13 ?
@@ -108,7 +96,7 @@ term_ctx_build(struct egressd_conf *conf, struct wlistener *l)
 	if (!ok) {
 		log_warnx("%s: cannot serve TLS: connections are closed",
 		    what);
-		term_log_errors(what);
+		orig_log_errors(what);
 		SSL_CTX_free(ctx);
 		return;
 	}

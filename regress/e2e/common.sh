@@ -141,3 +141,27 @@ start_dns() {
 audit_get() {
 	python3 "$SRCDIR/regress/e2e/audit.py" "$T/egressd.log" "$@"
 }
+
+# sign_expired BASE: BASE.pem from BASE.csr and BASE.ext, signed by the
+# test CA $T/ca.pem with a validity that ended in 2020 (openssl ca:
+# OpenSSL 3.0's x509 has no -not_before).
+sign_expired() {
+	: > "$T/index.txt"
+	echo 1000 > "$T/serial"
+	cat > "$T/ca.cnf" <<CNF
+[ ca ]
+default_ca = tca
+[ tca ]
+database = $T/index.txt
+new_certs_dir = $T
+serial = $T/serial
+default_md = sha256
+policy = pol
+[ pol ]
+commonName = supplied
+CNF
+	openssl ca -batch -notext -config "$T/ca.cnf" -cert "$T/ca.pem" \
+	    -keyfile "$T/ca.key" -in "$1.csr" -out "$1.pem" \
+	    -startdate 20200101000000Z -enddate 20200102000000Z \
+	    -extfile "$1.ext" >/dev/null 2>&1
+}

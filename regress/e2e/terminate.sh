@@ -62,28 +62,11 @@ mkcert rogue "$EC" /CN=client-b "subjectAltName=URI:$SPIFFE_B\n$CLI" ca2
 mkcert mtlsorigin "$RSA" /CN=mtls.test "subjectAltName=DNS:mtls.test,DNS:mtls-simple.test"
 mkcert gwclient "$EC" /CN=egressd-gateway \
     "subjectAltName=URI:spiffe://cluster.local/ns/egress/sa/egressd\n$CLI"
-# The expired client: openssl ca (OpenSSL 3.0's x509 has no -not_before).
+# The expired client, signed with a validity that ended in 2020.
 openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=client-b \
     -keyout "$T/expired.key" -out "$T/expired.csr" >/dev/null 2>&1
 printf 'subjectAltName=URI:%s\n%b\n' "$SPIFFE_B" "$CLI" > "$T/expired.ext"
-: > "$T/index.txt"
-echo 1000 > "$T/serial"
-cat > "$T/ca.cnf" <<CNF
-[ ca ]
-default_ca = tca
-[ tca ]
-database = $T/index.txt
-new_certs_dir = $T
-serial = $T/serial
-default_md = sha256
-policy = pol
-[ pol ]
-commonName = supplied
-CNF
-openssl ca -batch -notext -config "$T/ca.cnf" -cert "$T/ca.pem" \
-    -keyfile "$T/ca.key" -in "$T/expired.csr" -out "$T/expired.pem" \
-    -startdate 20200101000000Z -enddate 20200102000000Z \
-    -extfile "$T/expired.ext" >/dev/null 2>&1
+sign_expired "$T/expired"
 made=0
 for c in gw gwec gw2 gw3 ica gwchain b y legacy dnsonly rogue mtlsorigin gwclient expired; do
 	[ -s "$T/$c.pem" ] && [ -s "$T/$c.key" ] || { made=1; diag "certificate $c missing"; }

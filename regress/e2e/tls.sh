@@ -36,24 +36,7 @@ for n in good wrong; do
 	    -CAcreateserial -days 2 -extfile "$T/$n.ext" -out "$T/$n.pem" \
 	    >/dev/null 2>&1
 done
-: > "$T/index.txt"
-echo 1000 > "$T/serial"
-cat > "$T/ca.cnf" <<CNF
-[ ca ]
-default_ca = tca
-[ tca ]
-database = $T/index.txt
-new_certs_dir = $T
-serial = $T/serial
-default_md = sha256
-policy = pol
-[ pol ]
-commonName = supplied
-CNF
-openssl ca -batch -notext -config "$T/ca.cnf" -cert "$T/ca.pem" \
-    -keyfile "$T/ca.key" -in "$T/expired.csr" -out "$T/expired.pem" \
-    -startdate 20200101000000Z -enddate 20200102000000Z \
-    -extfile "$T/expired.ext" >/dev/null 2>&1
+sign_expired "$T/expired"
 ok $([ -s "$T/good.pem" ] && [ -s "$T/wrong.pem" ] && [ -s "$T/expired.pem" ]; echo $?) \
     "test CA and certificates made"
 
