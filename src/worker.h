@@ -68,6 +68,7 @@ enum hstate {
 };
 
 struct upstream;
+struct xwrite;
 
 /* A client on an https listener: what its handshake said. */
 struct hterm {
@@ -136,6 +137,7 @@ struct hconn {
 	char			 tls_verify[96];	/* "ok" or the error */
 	int			 sni_pending;	/* hello not yet checked */
 	struct hterm		*term;		/* https listener, or NULL */
+	struct xwrite		*xw;		/* plain: written first */
 };
 
 struct upstream {
@@ -164,6 +166,7 @@ struct upstream {
 	int			 handshaking;
 	int			 tls_ms;	/* handshake, -1: reused */
 	struct timeval		 t_tls;
+	struct xwrite		*xw;		/* plain: written first */
 };
 
 /* worker.c */
@@ -213,6 +216,9 @@ void		 relay_tunnel_timeout(struct hconn *, int, short);
 void		 relay_resume(struct hconn *);
 void		 relay_pool_flush(void);
 void		 xio_fill(struct bufferevent *);
+struct xwrite	*xw_new(struct bufferevent *);
+void		 xw_free(struct xwrite *);
+void		 xw_idle(struct xwrite *);
 
 /* worker_tls.c */
 int		 tls_client_hello(const uint8_t *, size_t, char *, size_t,

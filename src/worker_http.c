@@ -480,7 +480,13 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 	bufferevent_setwatermark(hc->bev, EV_WRITE, LOW_WATER, 0);
 	bufferevent_set_max_single_read(hc->bev, MAX_SINGLE_IO);
 	bufferevent_set_max_single_write(hc->bev, MAX_SINGLE_IO);
-	bufferevent_enable(hc->bev, EV_READ | EV_WRITE);
+	if (hc->term != NULL)
+		bufferevent_enable(hc->bev, EV_READ | EV_WRITE);
+	else {
+		bufferevent_enable(hc->bev, EV_READ);
+		if ((hc->xw = xw_new(hc->bev)) == NULL)
+			bufferevent_enable(hc->bev, EV_WRITE);
+	}
 	http_arm_timer(hc, hc->wc->conf->request_timeout);
 	return 0;
 }
@@ -502,6 +508,7 @@ http_close(struct hconn *hc, int how)
 		event_free(hc->timer);
 	if (hc->bev != NULL) {
 		TAILQ_REMOVE(&hconns, hc, entry);
+		xw_free(hc->xw);
 		bufferevent_free(hc->bev);
 	}
 	hhead_free(&hc->req);
@@ -573,6 +580,7 @@ http_write_cb(struct bufferevent *bev, void *arg)
 	struct hconn	*hc = arg;
 	struct evbuffer	*out = bufferevent_get_output(bev);
 
+	xw_idle(hc->xw);
 	if (hc->state == HS_CLOSING) {
 		if (evbuffer_get_length(out) == 0)
 			http_close(hc, 0);
@@ -724,9 +732,6 @@ http_feed(struct hconn *hc)
 			evbuffer_drain(in, used);
 			hc->bytes_in += used;
 		}
-		if (hc->state == HS_FORWARD && hc->up != NULL &&
-		    hc->up->bev != NULL)
-			bufferevent_enable(hc->up->bev, EV_WRITE);
 		why = hc->paused;
 		if (why == HCB_HEADERS) {
 			hc->paused = 0;

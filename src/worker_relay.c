@@ -288,6 +288,7 @@ up_free(struct upstream *up)
 {
 	if (up->ssl != NULL && up->connected)
 		orig_done(up->ssl);
+	xw_free(up->xw);
 	if (up->bev != NULL)
 		bufferevent_free(up->bev);
 	hhead_free(&up->resp);
@@ -322,7 +323,13 @@ up_attach(struct hconn *hc, struct upstream *up)
 	    hc->wc->conf->idle_timeout;
 	tv.tv_usec = 0;
 	bufferevent_set_timeouts(up->bev, &tv, NULL);
-	bufferevent_enable(up->bev, EV_READ | EV_WRITE);
+	if (up->ssl != NULL)
+		bufferevent_enable(up->bev, EV_READ | EV_WRITE);
+	else {
+		bufferevent_enable(up->bev, EV_READ);
+		if (up->xw == NULL && (up->xw = xw_new(up->bev)) == NULL)
+			bufferevent_enable(up->bev, EV_WRITE);
+	}
 }
 
 static int
@@ -685,6 +692,112 @@ xio_fill(struct bufferevent *bev)
 	evbuffer_freeze(in, 0);
 }
 
+/*
+ * Writing first.  A plain socket's output is written by the worker as
+ * soon as the callback that filled it returns (the flush event is made
+ * active: no system call), with libevent's write event enabled only
+ * while the kernel takes no more.  libevent would add its write event
+ * for every response and delete it once written: two epoll_ctl a
+ * message, each way.  The owner's write callback is called after a
+ * direct write as libevent would call it (all written is below the low
+ * water mark), and its event callback on an error.
+ */
+struct xwrite {
+	struct bufferevent	*bev;
+	struct event		*ev;
+};
+
+static void
+xw_out_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct xwrite	*x = arg;
+
+	if (info->n_added > 0 &&
+	    !(bufferevent_get_enabled(x->bev) & EV_WRITE))
+		event_active(x->ev, EV_WRITE, 1);
+}
+
+static void
+xw_flush_cb(int unused, short what, void *arg)
+{
+	struct xwrite		*x = arg;
+	struct bufferevent	*bev = x->bev;
+	struct evbuffer		*out = bufferevent_get_output(bev);
+	bufferevent_data_cb	 wcb;
+	bufferevent_event_cb	 ecb;
+	void			*cbarg;
+	int			 n;
+
+	if (evbuffer_get_length(out) == 0 ||
+	    (bufferevent_get_enabled(bev) & EV_WRITE))
+		return;
+	/* A bufferevent keeps its output's start frozen between writes. */
+	evbuffer_unfreeze(out, 1);
+	do {
+		n = evbuffer_write(out, bufferevent_getfd(bev));
+	} while (n == -1 && errno == EINTR);
+	evbuffer_freeze(out, 1);
+	bufferevent_getcb(bev, NULL, &wcb, &ecb, &cbarg);
+	if (n == -1 && errno != EAGAIN) {
+		if (ecb != NULL)
+			ecb(bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR, cbarg);
+		return;
+	}
+	if (evbuffer_get_length(out) > 0) {
+		bufferevent_enable(bev, EV_WRITE);	/* libevent waits */
+		return;
+	}
+	if (wcb != NULL)
+		wcb(bev, cbarg);
+}
+
+/* Write bev's output first from now on; NULL if it cannot. */
+struct xwrite *
+xw_new(struct bufferevent *bev)
+{
+	struct xwrite	*x;
+
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return NULL;
+	x->bev = bev;
+	if ((x->ev = event_new(worker_base, -1, 0, xw_flush_cb, x)) == NULL ||
+	    evbuffer_add_cb(bufferevent_get_output(bev), xw_out_cb, x) ==
+	    NULL) {
+		if (x->ev != NULL)
+			event_free(x->ev);
+		free(x);
+		return NULL;
+	}
+	bufferevent_disable(bev, EV_WRITE);
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > 0)
+		event_active(x->ev, EV_WRITE, 1);
+	return x;
+}
+
+/* Before the bufferevent is freed. */
+void
+xw_free(struct xwrite *x)
+{
+	if (x == NULL)
+		return;
+	event_free(x->ev);
+	evbuffer_remove_cb(bufferevent_get_output(x->bev), xw_out_cb, x);
+	free(x);
+}
+
+/*
+ * From the owner's write callback: once libevent wrote all there was,
+ * the next bytes are written first again.
+ */
+void
+xw_idle(struct xwrite *x)
+{
+	if (x != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(x->bev)) == 0)
+		bufferevent_disable(x->bev, EV_WRITE);
+}
+
 static void
 xio_fill_more(struct evbuffer *in, int fd)
 {
@@ -740,6 +853,7 @@ up_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct upstream	*up = arg;
 
+	xw_idle(up->xw);
 	if (up->hc->state == HS_TUNNEL) {
 		relay_tunnel(up->hc);
 		return;
