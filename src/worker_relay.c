@@ -678,13 +678,21 @@ up_feed(struct upstream *up)
  * libevent 2.1 reads at most 4 KiB per readiness (EVBUFFER_MAX_READ),
  * with an ioctl(FIONREAD) before each read.  Take what the socket holds
  * in large reads instead, up to the input high water mark; an end of
- * file or an error is left for libevent's next read to report.
+ * file or an error is left for libevent's next read to report.  Called
+ * from read callbacks only: with less than 4 KiB in the input, libevent
+ * read all the socket held (FIONREAD said so), and another read would
+ * only say EAGAIN.
  */
+#define XIO_LIBEVENT_READ	4096
+
 void
 xio_fill(struct bufferevent *bev)
 {
 	struct evbuffer		*in = bufferevent_get_input(bev);
 	int			 fd = bufferevent_getfd(bev);
+
+	if (evbuffer_get_length(in) < XIO_LIBEVENT_READ)
+		return;
 
 	/* A bufferevent keeps its input's end frozen between its reads. */
 	evbuffer_unfreeze(in, 0);
