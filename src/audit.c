@@ -65,7 +65,11 @@ static const char *const audit_events[] = { "REQUEST", "TUNNEL", "DENY" };
 static const char *const audit_decisions[] = { "allow", "deny", "report" };
 
 static char	 audit_host[256] = "-";
-static int	 audit_pid;		/* PROCID: fixed for the process */
+static char	 audit_pidtext[16] = "-";	/* PROCID: fixed for the process */
+static time_t	 ab_sec = -1;		/* the header up to the seconds, */
+static int	 ab_pri = -1;		/* as last made */
+static char	 ab_head[64];
+static size_t	 ab_headlen;
 static int	 audit_facility = LOG_DAEMON;
 static char	 audit_sdid[EGD_SDID_MAX + 1] = EGRESSD_SDID;
 static int	 audit_denials_only;
@@ -85,7 +89,8 @@ audit_init(const char *hostname, int facility)
 	if (hostname != NULL && *hostname != '\0')
 		strlcpy(audit_host, hostname, sizeof(audit_host));
 	audit_facility = facility;
-	audit_pid = (int)getpid();
+	snprintf(audit_pidtext, sizeof(audit_pidtext), "%d", (int)getpid());
+	ab_sec = -1;
 }
 
 /* The SD-ID (checked by the parser and conf_recv()), and "events". */
@@ -124,11 +129,27 @@ ab_raw(struct audit_out *o, const char *s, size_t n)
 static void
 ab_value(struct audit_out *o, const char *s, size_t n)
 {
-	size_t	i;
+	size_t	i, run;
 	char	c;
 
-	for (i = 0; i < n && !o->full; i++) {
-		c = s[i];
+	for (i = 0; i < n && !o->full; ) {
+		/* A run of bytes that need nothing, copied at once. */
+		for (run = 0; i + run < n; run++) {
+			c = s[i + run];
+			if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f ||
+			    c == '"' || c == '\\' || c == ']')
+				break;
+		}
+		if (run > 0) {
+			ab_raw(o, s + i, run);
+			if (o->vlen + run > sizeof(o->vals))
+				run = sizeof(o->vals) - o->vlen;
+			memcpy(o->vals + o->vlen, s + i, run);
+			o->vlen += run;
+			i += run;
+			continue;
+		}
+		c = s[i++];
 		if (c == '"' || c == '\\' || c == ']')
 			ab_raw(o, "\\", 1);
 		if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
@@ -172,13 +193,30 @@ ab_str(struct audit_out *o, const char *name, const char *v)
 		ab_param(o, name, v, strlen(v));
 }
 
+/* Decimal digits of v at the end of buf[32]; returns where they start. */
+static char *
+ab_itoa(char *buf, long long v)
+{
+	char			*p = buf + 32;
+	unsigned long long	 u = v < 0 ? 0ULL - (unsigned long long)v :
+				    (unsigned long long)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		*--p = '-';
+	return p;
+}
+
 static void
 ab_num(struct audit_out *o, const char *name, long long v)
 {
-	char	num[32];
+	char	 num[32], *p;
 
-	snprintf(num, sizeof(num), "%lld", v);
-	ab_param(o, name, num, strlen(num));
+	p = ab_itoa(num, v);
+	ab_param(o, name, p, (size_t)(num + sizeof(num) - p));
 }
 
 /* HEADER and the start of the SD-ELEMENT. */
@@ -187,7 +225,8 @@ ab_begin(struct audit_out *o, int sev, const char *msgid)
 {
 	struct timeval	 tv;
 	struct tm	 tm;
-	char		 ts[40];
+	char		 ts[40], frac[6];
+	long		 usec;
 	int		 n;
 
 	memset(o, 0, offsetof(struct audit_out, line));
@@ -198,12 +237,26 @@ ab_begin(struct audit_out *o, int sev, const char *msgid)
 	o->pri = audit_facility | sev;
 	o->msgid = msgid;
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(o->line, sizeof(o->line), "<%d>1 %s.%06ldZ %s egressd "
-	    "%d ", o->pri, ts, (long)tv.tv_usec, audit_host, audit_pid);
-	o->msgoff = n > 0 ? (size_t)n : 0;
-	o->len = o->msgoff;
+	/* The text up to the seconds changes once a second: kept. */
+	if (tv.tv_sec != ab_sec || o->pri != ab_pri) {
+		gmtime_r(&tv.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		n = snprintf(ab_head, sizeof(ab_head), "<%d>1 %s.", o->pri, ts);
+		ab_headlen = n > 0 && (size_t)n < sizeof(ab_head) ?
+		    (size_t)n : 0;
+		ab_sec = tv.tv_sec;
+		ab_pri = o->pri;
+	}
+	ab_raw(o, ab_head, ab_headlen);
+	for (n = 5, usec = (long)tv.tv_usec; n >= 0; n--, usec /= 10)
+		frac[n] = (char)('0' + usec % 10);
+	ab_raw(o, frac, sizeof(frac));
+	ab_raw(o, "Z ", 2);
+	ab_raw(o, audit_host, strlen(audit_host));
+	ab_raw(o, " egressd ", 9);
+	ab_raw(o, audit_pidtext, strlen(audit_pidtext));
+	ab_raw(o, " ", 1);
+	o->msgoff = o->len;
 	ab_raw(o, msgid, strlen(msgid));
 	ab_raw(o, " [", 2);
 	ab_raw(o, audit_sdid, strlen(audit_sdid));
