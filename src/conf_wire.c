@@ -575,3 +575,9 @@ _Static_assert(sizeof(struct route) <= PS_MAX_PAYLOAD,
     "struct route does not fit a message");
 _Static_assert(sizeof(struct msg_key) <= PS_MAX_PAYLOAD,
     "struct msg_key does not fit a message");
+/* proto.h spells these sizes out; they are the configuration's. */
+_Static_assert(sizeof(((struct msg_key *)0)->der) == EGD_KEY_MAXDER &&
+    sizeof(((struct msg_key *)0)->id) == EGD_KEYID_LEN &&
+    sizeof(((struct msg_keyop *)0)->id) == EGD_KEYID_LEN &&
+    sizeof(((struct msg_listener *)0)->ciphers) == EGD_CIPHERS_MAX,
+    "proto.h and egressd.h disagree on a size");

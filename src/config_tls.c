@@ -25,9 +25,13 @@
 
 #include "egressd.h"
 
-/* A regular file of 1 byte to max, read whole; NULL with *why set. */
+/*
+ * A regular file of 1 byte to max, read whole, and its mode; NULL with
+ * *why set.
+ */
 static char *
-read_small_file(const char *path, size_t max, size_t *lenp, const char **why)
+read_small_file(const char *path, size_t max, size_t *lenp, mode_t *modep,
+    const char **why)
 {
 	struct stat	 st;
 	char		*buf;
@@ -64,6 +68,7 @@ read_small_file(const char *path, size_t max, size_t *lenp, const char **why)
 		return NULL;
 	}
 	*lenp = len;
+	*modep = st.st_mode;
 	return buf;
 }
 
@@ -114,6 +119,7 @@ conf_ca_add(struct egressd_conf *conf, const char *path, const char **why)
 	struct ca_bundle	*ca;
 	char			*raw, *pem;
 	size_t			 rawlen, len;
+	mode_t			 mode;
 	int			 i;
 
 	for (i = 0; i < conf->ncas; i++)
@@ -123,8 +129,8 @@ conf_ca_add(struct egressd_conf *conf, const char *path, const char **why)
 		*why = "too many certificate files";
 		return -1;
 	}
-	if ((raw = read_small_file(path, EGD_CA_MAXSIZE, &rawlen, why)) ==
-	    NULL)
+	if ((raw = read_small_file(path, EGD_CA_MAXSIZE, &rawlen, &mode,
+	    why)) == NULL)
 		return -1;
 	pem = pem_certs_only(raw, rawlen, &len);
 	explicit_bzero(raw, rawlen);	/* it may have held a key */
@@ -152,26 +158,34 @@ conf_ca_add(struct egressd_conf *conf, const char *path, const char **why)
  * from the same certificate bytes, so they agree on it.
  */
 int
-conf_keyid(const char *pem, size_t len, uint8_t *id)
+conf_keyid_x509(X509 *x, uint8_t *id)
 {
-	BIO		*bio;
-	X509		*x;
 	unsigned char	*der = NULL;
 	unsigned int	 dlen;
-	int		 n, ok = 0;
+	int		 n, ok;
+
+	ok = (n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) > 0 &&
+	    EVP_Digest(der, (size_t)n, id, &dlen, EVP_sha256(), NULL) == 1 &&
+	    dlen == EGD_KEYID_LEN;
+	OPENSSL_free(der);
+	return ok ? 0 : -1;
+}
+
+int
+conf_keyid(const char *pem, size_t len, uint8_t *id)
+{
+	BIO	*bio;
+	X509	*x;
+	int	 rv = -1;
 
 	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return -1;
-	if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL &&
-	    (n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) > 0 &&
-	    EVP_Digest(der, (size_t)n, id, &dlen, EVP_sha256(), NULL) == 1 &&
-	    dlen == EGD_KEYID_LEN)
-		ok = 1;
-	OPENSSL_free(der);
+	if ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+		rv = conf_keyid_x509(x, id);
 	X509_free(x);
 	BIO_free(bio);
 	ERR_clear_error();
-	return ok ? 0 : -1;
+	return rv;
 }
 
 /* No passphrase prompts: an encrypted key is refused. */
@@ -191,14 +205,14 @@ conf_key_add(struct egressd_conf *conf, const char *path, int cert_id,
     const char **why)
 {
 	struct tls_key	*k;
-	struct stat	 st;
 	EVP_PKEY	*pk = NULL;
 	BIO		*bio = NULL;
 	X509		*x = NULL;
-	unsigned char	*der = NULL, *p;
+	unsigned char	*der = NULL;
 	char		*raw;
 	size_t		 rawlen;
-	int		 i, n, ret = -1;
+	mode_t		 mode;
+	int		 i, n = 0, ret = -1;
 	uint8_t		 id[EGD_KEYID_LEN];
 
 	if (cert_id < 0 || cert_id >= conf->ncas) {
@@ -222,9 +236,9 @@ conf_key_add(struct egressd_conf *conf, const char *path, int cert_id,
 		*why = "too many keys";
 		return -1;
 	}
-	if ((raw = read_small_file(path, 65536, &rawlen, why)) == NULL)
+	if ((raw = read_small_file(path, 65536, &rawlen, &mode, why)) == NULL)
 		return -1;
-	if (stat(path, &st) == 0 && (st.st_mode & S_IROTH))
+	if (mode & S_IROTH)
 		log_warnx("%s: the key is readable by everyone", path);
 	if ((bio = BIO_new_mem_buf(raw, (int)rawlen)) == NULL)
 		goto done;
@@ -262,10 +276,8 @@ conf_key_add(struct egressd_conf *conf, const char *path, int cert_id,
 	k->len = (size_t)n;
 	ret = conf->nkeys++;
  done:
-	if (der != NULL) {
-		p = der;
-		OPENSSL_clear_free(p, (size_t)n);
-	}
+	if (der != NULL)
+		OPENSSL_clear_free(der, (size_t)n);
 	EVP_PKEY_free(pk);
 	X509_free(x);
 	BIO_free(bio);

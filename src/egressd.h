@@ -407,6 +407,8 @@ int			 conf_ca_add(struct egressd_conf *, const char *,
 int			 conf_key_add(struct egressd_conf *, const char *, int,
 			    const char **);
 int			 conf_keyid(const char *, size_t, uint8_t *);
+struct x509_st;
+int			 conf_keyid_x509(struct x509_st *, uint8_t *);
 const char		*tls_mode_name(int);
 int			 conf_workers(const struct egressd_conf *);
 const char		*proto_name(int);

@@ -178,13 +178,11 @@ static void	 dport_open(const YYLTYPE *, long long, int);
 static void	 dport_close(void);
 static void	 dport_sni(const YYLTYPE *, const char *);
 static void	 dport_ca(const YYLTYPE *, const char *);
-static void	 dport_path(const YYLTYPE *, const char *, char *,
+static void	 tls_path(const YYLTYPE *, const char *, char *,
 		    const char *);
 static int	 tls_minver(const YYLTYPE *, const char *);
 static void	 tls_ciphers(const YYLTYPE *, const char *, char *);
 static void	 listen_close(void);
-static void	 listen_path(const YYLTYPE *, const char *, char *,
-		    const char *);
 static void	 ident_add(const YYLTYPE *, const char *);
 static void	 dport_san(const YYLTYPE *, const char *);
 static void	 check_default_ca(void);
@@ -598,15 +596,15 @@ lstopts		: /* empty */
 		;
 
 lstopt		: CERT STRING			{
-			listen_path(&@2, "cert", cl != NULL ? cl->cert : NULL,
+			tls_path(&@2, "cert", cl != NULL ? cl->cert : NULL,
 			    $2);
 		}
 		| KEY STRING			{
-			listen_path(&@2, "key", cl != NULL ? cl->key : NULL,
+			tls_path(&@2, "key", cl != NULL ? cl->key : NULL,
 			    $2);
 		}
 		| CLIENT CA STRING		{
-			listen_path(&@3, "client ca", cl != NULL ?
+			tls_path(&@3, "client ca", cl != NULL ?
 			    cl->clientca : NULL, $3);
 		}
 		| CLIENT OPTIONAL		{
@@ -650,11 +648,11 @@ tlsopt		: SNI STRING			{
 		}
 		| VERIFYSAN '{' optnl sanitems '}'
 		| CERT STRING			{
-			dport_path(&@2, "cert", dp != NULL ? dp->cert : NULL,
+			tls_path(&@2, "cert", dp != NULL ? dp->cert : NULL,
 			    $2);
 		}
 		| KEY STRING			{
-			dport_path(&@2, "key", dp != NULL ? dp->key : NULL,
+			tls_path(&@2, "key", dp != NULL ? dp->key : NULL,
 			    $2);
 		}
 		;
@@ -1921,13 +1919,6 @@ listen_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 	cl_loc = *loc;
 }
 
-static void
-listen_path(const YYLTYPE *loc, const char *what, char *where,
-    const char *path)
-{
-	dport_path(loc, what, where, path);
-}
-
 /*
  * The end of a listen line: an https listener has a certificate and its
  * key, read now (egressd -n checks them); other kinds take no TLS
@@ -2303,7 +2294,7 @@ tls_ciphers(const YYLTYPE *loc, const char *list, char *where)
 }
 
 static void
-dport_path(const YYLTYPE *loc, const char *what, char *where,
+tls_path(const YYLTYPE *loc, const char *what, char *where,
     const char *path)
 {
 	if (where == NULL)

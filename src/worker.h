@@ -240,6 +240,7 @@ struct bufferevent *orig_wrap(struct event_base *, struct bufferevent *,
 int		 orig_verified(void *, struct bufferevent *, char *, size_t);
 int		 orig_verify_error(void *, char *, size_t);
 int		 orig_alert(struct bufferevent *, char *, size_t);
+unsigned long	 orig_bev_error(struct bufferevent *);
 void		 orig_keep_session(struct dst_port *, void *);
 void		 orig_info(void *, const char **, int *);
 void		 orig_done(void *);
@@ -260,7 +261,6 @@ struct ssl_ctx_st;
 void		 wkey_init(void);
 void		 wkey_set_fd(int);
 struct evp_pkey_st *wkey_remote(struct x509_st *, const uint8_t *);
-void		 wkey_stats(uint64_t *, uint64_t *);
 int		 wkey_use_chain(struct ssl_ctx_st *, const char *, size_t);
 
 /* worker_control.c: the metrics listener and the control socket */

@@ -44,7 +44,6 @@ static struct {
 	RSA_METHOD	*rsa;
 	EC_KEY_METHOD	*ec;
 	int		 rsa_idx, ec_idx;	/* ex_data: the key id */
-	uint64_t	 ops, failed;
 } wk = { .fd = -1 };
 
 static void
@@ -63,10 +62,8 @@ wkey_ask(const uint8_t *id, uint32_t op, int padding, const uint8_t *in,
 	ssize_t			 n;
 	int			 tries;
 
-	if (wk.fd == -1 || inlen > sizeof(q.data)) {
-		wk.failed++;
+	if (wk.fd == -1 || inlen > sizeof(q.data))
 		return -1;
-	}
 	memset(&q, 0, sizeof(q));
 	q.seq = ++wk.seq;
 	q.op = op;
@@ -80,7 +77,6 @@ wkey_ask(const uint8_t *id, uint32_t op, int padding, const uint8_t *in,
 	if (n != (ssize_t)sizeof(q)) {
 		log_warnx("key channel: %s", n == -1 ? strerror(errno) :
 		    "short write");
-		wk.failed++;
 		return -1;
 	}
 	/* Answers to requests that timed out before are skipped. */
@@ -105,10 +101,8 @@ wkey_ask(const uint8_t *id, uint32_t op, int padding, const uint8_t *in,
 			    res->status);
 			break;
 		}
-		wk.ops++;
 		return 0;
 	}
-	wk.failed++;
 	return -1;
 }
 
@@ -251,12 +245,6 @@ wkey_remote(X509 *x, const uint8_t *id)
 	return NULL;
 }
 
-void
-wkey_stats(uint64_t *ops, uint64_t *failed)
-{
-	*ops = wk.ops;
-	*failed = wk.failed;
-}
 
 /*
  * Give ctx the certificate chain of a PEM text (leaf first) and the
@@ -271,12 +259,12 @@ wkey_use_chain(SSL_CTX *ctx, const char *pem, size_t len)
 	uint8_t		 id[EGD_KEYID_LEN];
 	int		 n = 0, ok = 1;
 
-	if (conf_keyid(pem, len, id) == -1 ||
-	    (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
 		return -1;
 	while (ok && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		if (n++ == 0) {
-			ok = SSL_CTX_use_certificate(ctx, x) == 1 &&
+			ok = conf_keyid_x509(x, id) == 0 &&
+			    SSL_CTX_use_certificate(ctx, x) == 1 &&
 			    (pk = wkey_remote(x, id)) != NULL &&
 			    SSL_CTX_use_PrivateKey(ctx, pk) == 1;
 			EVP_PKEY_free(pk);

@@ -297,6 +297,22 @@ orig_wrap(struct event_base *base, struct bufferevent *under,
 }
 
 /*
+ * The OpenSSL error a TLS bufferevent kept, its queue emptied: the first
+ * one OpenSSL has a reason for (libevent queues its SSL_get_error()
+ * code among them, which has none), or 0.
+ */
+unsigned long
+orig_bev_error(struct bufferevent *bev)
+{
+	unsigned long	e, first = 0;
+
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (first == 0 && ERR_reason_error_string(e) != NULL)
+			first = e;
+	return first;
+}
+
+/*
  * The handshake ended: 0 when the server was verified, else -1 with the
  * OpenSSL verify error (or the handshake error) in buf.
  */
@@ -312,14 +328,13 @@ orig_verified(void *sslp, struct bufferevent *bev, char *buf, size_t size)
 	x = SSL_get0_peer_certificate(ssl);
 	if (v == X509_V_OK && x != NULL)
 		return 0;
+	e = orig_bev_error(bev);
 	if (v != X509_V_OK)
 		strlcpy(buf, X509_verify_cert_error_string(v), size);
-	else if ((e = bufferevent_get_openssl_error(bev)) != 0)
+	else if (e != 0)
 		ERR_error_string_n(e, buf, size);
 	else
 		strlcpy(buf, "no server certificate", size);
-	while (bufferevent_get_openssl_error(bev) != 0)
-		;
 	return -1;
 }
 
@@ -342,14 +357,11 @@ orig_verify_error(void *sslp, char *buf, size_t size)
 int
 orig_alert(struct bufferevent *bev, char *buf, size_t size)
 {
-	unsigned long	e, ssl = 0;
+	unsigned long	e = orig_bev_error(bev);
 
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		if (ERR_GET_LIB(e) == ERR_LIB_SSL)
-			ssl = e;
-	if (ssl == 0 || ERR_reason_error_string(ssl) == NULL)
+	if (e == 0 || ERR_GET_LIB(e) != ERR_LIB_SSL)
 		return -1;
-	strlcpy(buf, ERR_reason_error_string(ssl), size);
+	strlcpy(buf, ERR_reason_error_string(e), size);
 	return 0;
 }
 

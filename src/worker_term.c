@@ -14,7 +14,6 @@
 
 #include <sys/types.h>
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,20 +194,23 @@ term_handshake_done(struct hconn *hc)
 	struct hterm	*t = hc->term;
 	SSL		*ssl = bufferevent_openssl_get_ssl(hc->bev);
 	X509		*x;
-	const char	*sni;
-	size_t		 i;
+	struct egd_addr	 lit;
+	const char	*sni, *err;
+	uint16_t	 port;
 	long		 v;
+	int		 literal;
 
 	t->done = 1;
 	t->version = SSL_get_version(ssl);
+	/*
+	 * Normalised as a Host is, to compare with it; a name that is no
+	 * host (a port in it) is kept as sent and matches no request.
+	 */
 	if ((sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) !=
-	    NULL) {
+	    NULL && (strchr(sni, ':') != NULL || authority_parse(sni,
+	    strlen(sni), 443, t->sni, sizeof(t->sni), &port, &lit, &literal,
+	    &err) == -1))
 		strlcpy(t->sni, sni, sizeof(t->sni));
-		for (i = 0; t->sni[i] != '\0'; i++)
-			t->sni[i] = (char)tolower((unsigned char)t->sni[i]);
-		if (i > 0 && t->sni[i - 1] == '.')
-			t->sni[i - 1] = '\0';
-	}
 	if ((x = SSL_get0_peer_certificate(ssl)) == NULL)
 		return 0;
 	if ((v = SSL_get_verify_result(ssl)) != X509_V_OK) {
@@ -231,13 +233,9 @@ term_failed(struct hconn *hc, short what)
 	SSL		*ssl = bufferevent_openssl_get_ssl(hc->bev);
 	char		*buf = hc->term->why;
 	size_t		 size = sizeof(hc->term->why);
-	unsigned long	 e, first = 0;
+	unsigned long	 first = orig_bev_error(hc->bev);
 	long		 v;
 
-	/* libevent queues OpenSSL's errors, and its own SSL_get_error(). */
-	while ((e = bufferevent_get_openssl_error(hc->bev)) != 0)
-		if (first == 0 && ERR_reason_error_string(e) != NULL)
-			first = e;
 	ERR_clear_error();
 	if (ssl == NULL || SSL_get_state(ssl) == TLS_ST_BEFORE) {
 		/* OpenSSL 3 tells an end of file as an error. */

@@ -7,10 +7,9 @@ answers questions for the tests:
   audit.py LOG last FIELD KEY=VALUE...  FIELD of the last such record
   audit.py LOG dump                 every record as JSON lines
 """
-import json, re, sys
+import json, sys
 
-HDR = re.compile(r'^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) \[audit@32473((?: [^=\s\]"]+="(?:[^"\\\]]|\\.)*")*)\]$')
-PARAM = re.compile(r' ([^=\s\]"]+)="((?:[^"\\\]]|\\.)*)"')
+import rfc5424
 
 def records(path):
     out = []
@@ -19,12 +18,11 @@ def records(path):
             line = line.rstrip("\n")
             if not line.startswith("<"):
                 continue
-            m = HDR.match(line)
-            if not m:
+            r = rfc5424.parse(line)
+            if r is None or r["sdid"] != "audit@32473":
                 raise SystemExit("malformed audit record: " + line)
-            rec = {"_msgid": m.group(6)}
-            for k, v in PARAM.findall(m.group(7)):
-                rec[k] = re.sub(r'\\(.)', r'\1', v)
+            rec = {"_msgid": r["msgid"]}
+            rec.update(r["params"])
             out.append(rec)
     return out
 

@@ -20,12 +20,9 @@ reasons on stdout as TAP comments otherwise.
   audit_sinks.py REF field SINCE NAME
       PARAM NAME of the reference records from the SINCE-th on, a line each.
 """
-import json, re, sys
+import json, sys
 
-# RFC 5424 as egressd writes it: one SD-ELEMENT, no MSG.
-HDR = re.compile(r'^<(\d+)>1 (\S+) (\S+) (\S+) (\S+) (\S+) '
-                 r'\[([^ =\]"]+)((?: [^=\s\]"]+="(?:[^"\\\]]|\\.)*")*)\]$')
-PARAM = re.compile(r' ([^=\s\]"]+)="((?:[^"\\\]]|\\.)*)"')
+import rfc5424
 SEV = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"]
 FAC = {19: "local3", 3: "daemon"}
 
@@ -39,17 +36,10 @@ def reference(path):
             line = line.rstrip("\n")
             if not line.startswith("<"):
                 continue
-            m = HDR.match(line)
-            if not m:
+            r = rfc5424.parse(line)
+            if r is None:
                 sys.exit("# malformed reference record: " + line)
-            params = {}
-            for k, v in PARAM.findall(m.group(8)):
-                params[k] = re.sub(r'\\(.)', r'\1', v)
-            pri = int(m.group(1))
-            out.append({"pri": pri, "ts": m.group(2), "host": m.group(3),
-                        "app": m.group(4), "procid": m.group(5),
-                        "msgid": m.group(6), "sdid": m.group(7),
-                        "params": params, "line": line})
+            out.append(r)
     return out
 
 
