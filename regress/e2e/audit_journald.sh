@@ -9,6 +9,13 @@
 # with no audit block, -d and $JOURNAL_STREAM naming egressd's stderr, as
 # under systemd: the default sink is journald.  TAP numbering goes on
 # from T_START.
+# Its mounts would hide this host's /run/systemd: it runs only in a mount
+# namespace of its own, entered here when audit.sh has not made one.
+if [ "${EGD_PRIVATE_MNT:-}" != 1 ]; then
+	EGD_PRIVATE_MNT=1 exec unshare -m --propagation private sh "$0" "$@"
+	echo "not ok 1 - journald: no private mount namespace (unshare)"
+	exit 1
+fi
 . "$SRCDIR/regress/e2e/common.sh"
 T_N=${T_START:-0}
 CHECK="python3 $SRCDIR/regress/e2e/audit_sinks.py"
