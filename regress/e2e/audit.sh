@@ -264,9 +264,11 @@ N0=$(nref 0)
 stop_rsyslog
 for i in 1 2 3; do req "http://evil.test/queued-$i" >/dev/null; done
 wait_for 50 sh -c "[ \$($CHECK '$T/egressd.log' count $N0) -ge 3 ]"
-sleep 1
-ok $(log_has "audit sink unix $RS/audit.sock: .*queueing" &&
-    log_has "audit sink tcp 127.0.0.1 port $TP: .*queueing"; echo $?) \
+queueing() {
+	log_has "audit sink unix $RS/audit.sock: .*queueing" &&
+	    log_has "audit sink tcp 127.0.0.1 port $TP: .*queueing"
+}
+ok $(wait_for 50 queueing; echo $?) \
     "the worker noticed that the unix and tcp receivers went away"
 start_rsyslog
 for i in imuxsock imtcp; do

@@ -66,8 +66,11 @@ workers_of() {
 }
 
 # wait_for COUNT-OF-TENTHS COMMAND...: poll until COMMAND succeeds.
+# The bound is for a thing that never happens, not a measure of speed:
+# it is stretched by EGD_WAIT_SCALE (default 3) so that a sanitizer build
+# on a loaded machine is given time; a passing poll returns at once.
 wait_for() {
-	n=$1; shift
+	n=$(($1 * ${EGD_WAIT_SCALE:-3})); shift
 	while [ "$n" -gt 0 ]; do
 		"$@" && return 0
 		sleep 0.1
@@ -117,6 +120,23 @@ start_origin() {
 	python3 "$SRCDIR/regress/e2e/origin.py" "$1" "$2" "$T/origin.log" 300 &
 	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
 	wait_for 50 test -f "$T/origin.log.ready"
+}
+
+# conn_accepted PORT CLIENTPORT: the connection from loopback CLIENTPORT
+# to PORT has been accepted by a process (its server side has a socket
+# inode; one still in the listen queue has none).
+conn_accepted() {
+	python3 - "$1" "$2" <<'PY'
+import sys
+lp, rp = int(sys.argv[1]), int(sys.argv[2])
+for t in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for line in open(t).readlines()[1:]:
+        f = line.split()
+        if (int(f[1].rsplit(":", 1)[1], 16) == lp and
+            int(f[2].rsplit(":", 1)[1], 16) == rp and f[9] != "0"):
+            sys.exit(0)
+sys.exit(1)
+PY
 }
 
 # origin_count PATTERN: requests the origin saw whose JSON line matches

@@ -1,6 +1,6 @@
 # egressctl against a running egressd: every command as text and as JSON
 # (checked with python3 -m json.tool and against what the daemon did),
-# reload (generation 2; refused within a second; a broken file fails and
+# reload (a new generation; a second within a second refused; a broken file fails and
 # keeps the generation), log verbose and brief (debug lines come and go),
 # who may talk (root, the control group; not a user without it, checked
 # by the socket's mode and again by SO_PEERCRED), a protocol version
@@ -90,44 +90,67 @@ ok $([ "$(ctl sh sum | head -n 1 | cut -d' ' -f1-3)" = "egressd pid $EGD_PID," ]
     "unambiguous abbreviations work (sh sum)"
 
 # --- reload ----------------------------------------------------------------
-ctl reload > "$T/out" 2>&1
-ok $([ $? -eq 0 ] && grep -q 'generation 2' "$T/out"; echo $?) "reload: $(cat "$T/out")"
-ok $([ "$(ctl -j show summary | json /dev/stdin 'j["generation"]')" = 2 ]; echo $?) "show summary: generation 2"
-ok $(wait_for 50 log_has "generation 2 in force"; echo $?) "generation 2 in force everywhere"
-ctl reload > "$T/out" 2>&1
-ok $([ $? -eq 1 ] && grep -q 'refused' "$T/out"; echo $?) "a second reload within a second is refused, exit 1"
+# Two reloads back to back: the second is refused if it comes less than a
+# second after the first.  The pair is timed from outside: if the machine
+# was so slow that the pair took a second or more, the rule cannot be
+# judged by it; the pair is tried again (at most five times) and the
+# generation followed as it goes.
+gen=1 judged=
+for try in 1 2 3 4 5; do
+	t0=$(date +%s%N)
+	ctl reload > "$T/out" 2>&1; rc1=$?
+	ctl reload > "$T/out2" 2>&1; rc2=$?
+	t1=$(date +%s%N)
+	[ "$rc1" -eq 0 ] && gen=$((gen + 1))
+	g1=$gen
+	[ "$rc2" -eq 0 ] && gen=$((gen + 1))
+	if [ $(( (t1 - t0) / 1000000 )) -lt 1000 ]; then
+		judged=1
+		break
+	fi
+	diag "the pair of reloads took $(( (t1 - t0) / 1000000 )) ms; again"
+	sleep 1.1
+done
+ok $([ "$rc1" -eq 0 ] && grep -q "generation $g1" "$T/out"; echo $?) "reload: $(cat "$T/out")"
+ok $([ -n "$judged" ] && [ "$rc2" -eq 1 ] && grep -q 'refused' "$T/out2"; echo $?) \
+    "a second reload within a second is refused, exit 1 ($(cat "$T/out2"))"
+ok $([ "$(ctl -j show summary | json /dev/stdin 'j["generation"]')" = "$gen" ]; echo $?) "show summary: generation $gen"
+ok $(wait_for 50 log_has "generation $gen in force"; echo $?) "generation $gen in force everywhere"
 sleep 1.1
 cp "$T/egressd.conf" "$T/good.conf"
 echo "no such keyword" >> "$T/egressd.conf"
 ctl -j reload > "$T/out" 2>&1
-ok $([ $? -eq 1 ] && [ "$(json "$T/out" 'j["reload"], j["generation"]')" = "('failed', 2)" ]; echo $?) \
-    "a broken file: reload failed, generation 2 kept, exit 1 ($(cat "$T/out"))"
+ok $([ $? -eq 1 ] && [ "$(json "$T/out" 'j["reload"], j["generation"]')" = "('failed', $gen)" ]; echo $?) \
+    "a broken file: reload failed, generation $gen kept, exit 1 ($(cat "$T/out"))"
 cp "$T/good.conf" "$T/egressd.conf"
 sed -i "s|^control socket .*|control socket \"$T/moved.sock\" group \"$G\"|" "$T/egressd.conf"
 sleep 1.1
 ctl reload > "$T/out" 2>&1
-ok $([ $? -eq 0 ] && grep -q 'generation 3' "$T/out"; echo $?) "a reload that moves the socket: generation 3"
+rc=$? gen=$((gen + 1))
+ok $([ $rc -eq 0 ] && grep -q "generation $gen" "$T/out"; echo $?) "a reload that moves the socket: generation $gen"
 ok $(log_has "control socket changes take a restart"; echo $?) "the move is refused, said in the log"
 ok $([ -S "$S" ] && [ ! -e "$T/moved.sock" ] && ctl show summary >/dev/null; echo $?) "the socket stays where it was"
 cp "$T/good.conf" "$T/egressd.conf"
 
 # --- log verbose and brief ---------------------------------------------------
+# The level reaches every process by message, so the checks poll (bounded)
+# rather than sleep for a guessed time.
 dbg() { grep -c 'hdns_dispatch_query' "$T/egressd.log"; }
+fetch() { curl -s -o /dev/null -m 5 -x "http://127.0.0.1:$P" "http://origin.test:$OP/small"; }
 n0=$(dbg)
-curl -s -o /dev/null -m 5 -x "http://127.0.0.1:$P" "http://origin.test:$OP/small"
+fetch
 ok $([ "$(dbg)" = "$n0" ]; echo $?) "no debug lines before"
 ok $([ "$(ctl log verbose)" = "logging verbose" ]; echo $?) "log verbose"
-sleep 0.3
-curl -s -o /dev/null -m 5 -x "http://127.0.0.1:$P" "http://origin.test:$OP/small"
-sleep 0.3
-n1=$(dbg)
-ok $([ "$n1" -gt "$n0" ]; echo $?) "debug lines appear ($n0 -> $n1)"
+more() { fetch; [ "$(dbg)" -gt "$n0" ]; }
+ok $(wait_for 50 more; echo $?) "debug lines appear ($n0 -> $(dbg))"
 ok $([ "$(ctl -j show summary | json /dev/stdin 'j["verbose"]')" = 1 ]; echo $?) "show summary says verbose"
 ok $([ "$(ctl -j log brief | json /dev/stdin 'j["log"]')" = brief ]; echo $?) "log brief (JSON)"
-sleep 0.3
-curl -s -o /dev/null -m 5 -x "http://127.0.0.1:$P" "http://origin.test:$OP/small"
-sleep 0.3
-ok $([ "$(dbg)" = "$n1" ]; echo $?) "and they stop"
+# They stop: a request that adds none, once the level has arrived.
+quiet() { a=$(dbg); fetch; sleep 0.2; [ "$(dbg)" = "$a" ]; }
+ok $(wait_for 50 quiet; echo $?) "and they stop"
+n1=$(dbg)
+fetch; fetch
+ok $([ "$(dbg)" = "$n1" ]; echo $?) "and stay stopped"
 
 # --- who may talk ----------------------------------------------------------
 if command -v setpriv >/dev/null; then

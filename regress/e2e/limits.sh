@@ -28,15 +28,22 @@ CONF
 # --- rate: 1 per second, burst 5, per source ---
 conf "limit rate 1 burst 5 per source"
 start_egressd "$T/egressd.conf" || { fail "egressd starts"; done_testing; exit 1; }
+# The bucket holds 5 and gains one a second: of 20 requests sent in E
+# seconds at most 5 + E (rounded up) pass, and at least 5.  E is measured
+# rather than assumed, so a slow machine changes the bound, not the verdict.
 codes=""
-for i in 1 2 3 4 5 6 7 8 9 10; do
+t0=$(date +%s%N)
+for i in $(seq 20); do
 	codes="$codes $(curl -s -o /dev/null -m 5 -w '%{http_code}' -x "http://127.0.0.1:$P" "http://origin.test:$OP/small")"
 done
+t1=$(date +%s%N)
+max=$((5 + (t1 - t0 + 999999999) / 1000000000))
 n200=$(echo $codes | tr ' ' '\n' | grep -c 200)
 n429=$(echo $codes | tr ' ' '\n' | grep -c 429)
-diag "statuses: $codes"
-ok $([ "$n200" -ge 5 ] && [ "$n200" -le 6 ]; echo $?) "burst 5 at 1/s: 5 or 6 of 10 quick requests pass, across both workers ($n200)"
-ok $([ "$n429" -eq $((10 - n200)) ]; echo $?) "the others get 429 ($n429)"
+diag "statuses: $codes ($(( (t1 - t0) / 1000000 )) ms)"
+ok $([ "$n200" -ge 5 ] && [ "$n200" -le "$max" ] && [ "$n200" -lt 20 ]; echo $?) \
+    "burst 5 at 1/s: of 20 requests, 5 to $max pass, across both workers ($n200)"
+ok $([ "$n429" -eq $((20 - n200)) ]; echo $?) "the others get 429 ($n429)"
 ok $([ "$(audit_get count _msgid=DENY reason=rate_limited)" -eq "$n429" ]; echo $?) "each 429 is a DENY record with reason rate_limited"
 ok $([ "$(origin_count '"/small"')" -eq "$n200" ]; echo $?) "only the allowed ones reached the origin"
 sleep 2

@@ -14,7 +14,7 @@ gateway "test" {
 }
 CONF
 
-python3 "$SRCDIR/regress/e2e/notify_recv.py" "$T/notify.sock" "$T/notify.out" 30 &
+python3 "$SRCDIR/regress/e2e/notify_recv.py" "$T/notify.sock" "$T/notify.out" 300 &
 RECV=$!
 EXTRA_PIDS=$RECV
 wait_for 50 test -f "$T/notify.out.bound"
@@ -30,7 +30,9 @@ wait "$EGD_PID"
 st=$?
 EGD_PID=
 ok $([ "$st" -eq 0 ]; echo $?) "stops with status 0"
-sleep 0.2
+# STOPPING=1 was sent before the exit; the receiver writes it when it
+# gets to it.
+wait_for 50 grep -q 'STOPPING=1' "$T/notify.out"
 kill "$RECV" 2>/dev/null
 diag "notifications: $(tr '\n' ' ' < "$T/notify.out")"
 seq=$(awk '{ $1 = ""; print }' "$T/notify.out" | grep -o -e 'READY=1' -e 'RELOADING=1' -e 'STOPPING=1' | tr '\n' ' ')

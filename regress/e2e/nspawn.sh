@@ -7,10 +7,14 @@
 #
 #   ct_start NAME LOG [systemd-nspawn options...]
 #	boots, with CT_BOOT_ARGS added to the kernel command line, for at
-#	most CT_BOOT_TIMEOUT seconds (default 60); the console goes to LOG.
+#	most CT_BOOT_TIMEOUT seconds (default 180); the console goes to LOG.
 #	Sets CT_PID (systemd-nspawn) and CT_LEADER (the container's PID 1,
 #	as the host sees it); returns 0 once the container's systemd says
-#	"running", 1 otherwise (CT_STATE says what went wrong).
+#	"running" or "degraded", 1 otherwise (CT_STATE says what went
+#	wrong).  "degraded" means some unit failed, often one of the host's
+#	own that cannot work in a container (nftables.service where the host
+#	has the nftables package, say): CT_FAILED lists the failed units, and
+#	the test decides which of them are its business.
 #   ct CMD...		runs CMD in every namespace of the container, for
 #			at most CT_TIMEOUT seconds (default 30)
 #   ct_stop		powers it off, waits (bounded), SIGKILLs what is
@@ -25,7 +29,7 @@
 # behind: each container gets a cgroup of its own, named after it, which
 # ct_stop removes.  Names must be unique if tests run in parallel.
 
-CT_PID= CT_LEADER= CT_NAME= CT_CGROUPS= CT_STATE=
+CT_PID= CT_LEADER= CT_NAME= CT_CGROUPS= CT_STATE= CT_FAILED=
 
 # The cgroup hierarchies nspawn will use: the unified one (cgroup2 at
 # /sys/fs/cgroup), or the hybrid pair name=systemd + unified.
@@ -73,20 +77,26 @@ ct_start() {
 	[ -n "$CT_LEADER" ] || { CT_STATE="no systemd started"; return 1; }
 	# is-system-running --wait returns at the end of the boot; it fails
 	# at once while the container's manager cannot be reached yet.  The
-	# whole boot gets CT_BOOT_TIMEOUT seconds (default 60).
-	end=$(($(date +%s) + ${CT_BOOT_TIMEOUT:-60}))
+	# whole boot gets CT_BOOT_TIMEOUT seconds (default 180): a bound for a
+	# boot that never ends, generous for a loaded machine.
+	end=$(($(date +%s) + ${CT_BOOT_TIMEOUT:-180}))
 	while [ "$(date +%s)" -lt "$end" ]; do
 		CT_STATE=$(timeout -k 2 $((end - $(date +%s) + 1)) \
 		    nsenter -t "$CT_LEADER" -a \
 		    systemctl is-system-running --wait 2>/dev/null)
 		case $CT_STATE in
-		running) return 0 ;;
-		degraded|maintenance|stopping|offline) return 1 ;;
+		running) CT_FAILED=; return 0 ;;
+		degraded)
+			CT_FAILED=$(ct systemctl list-units --state=failed \
+			    --no-legend --plain 2>/dev/null | awk '{ print $1 }' |
+			    tr '\n' ' ')
+			return 0 ;;
+		maintenance|stopping|offline) return 1 ;;
 		esac
 		kill -0 "$CT_PID" 2>/dev/null || { CT_STATE="nspawn exited"; return 1; }
 		sleep 0.1
 	done
-	CT_STATE="still booting after ${CT_BOOT_TIMEOUT:-60} s (${CT_STATE:-no answer})"
+	CT_STATE="still booting after ${CT_BOOT_TIMEOUT:-180} s (${CT_STATE:-no answer})"
 	return 1
 }
 

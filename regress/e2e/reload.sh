@@ -36,7 +36,8 @@ python3 "$SRCDIR/regress/e2e/slowclient.py" "$P1" "$T/ready" "$T/go" > "$T/slow.
 SLOW=$!
 EXTRA_PIDS=$SLOW
 wait_for 50 test -f "$T/ready"
-sleep 0.2
+ok $(wait_for 50 conn_accepted "$P1" "$(cat "$T/ready")"; echo $?) \
+    "a worker has accepted the slow client's connection"
 
 # --- a new port, the old one dropped ---
 conf "$P2"
