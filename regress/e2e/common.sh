@@ -117,7 +117,7 @@ status_field() {	# status_field PID FIELD: the values, space-separated
 
 # start_origin ADDR PORT: the test origin (origin.py), logging to $T/origin.log
 start_origin() {
-	python3 "$SRCDIR/regress/e2e/origin.py" "$1" "$2" "$T/origin.log" 300 &
+	python3 "$SRCDIR/regress/e2e/origin.py" "$1" "$2" "$T/origin.log" 1800 &
 	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
 	wait_for 50 test -f "$T/origin.log.ready"
 }

@@ -2,7 +2,7 @@
 """Opens N connections to 127.0.0.1:PORT, sends PAYLOAD (\\r\\n escapes)
 on each, prints for each the first line answered within a second ("-" for
 none), writes READYFILE, and holds them open until STOPFILE exists
-(bounded: 30 s)."""
+(bounded: 120 s)."""
 import os, socket, sys, time
 
 port, n, payload, ready, stop = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
@@ -20,7 +20,7 @@ for i in range(n):
     socks.append(s)
     sys.stdout.flush()
 open(ready, "w").close()
-end = time.time() + 30
+end = time.time() + 120
 while not os.path.exists(stop) and time.time() < end:
     time.sleep(0.05)
 for s in socks:

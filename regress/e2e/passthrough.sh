@@ -42,7 +42,7 @@ ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 ctx.load_cert_chain(cert, key)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 open(log + ".ready", "w").close()
-threading.Timer(300, srv.shutdown).start()
+threading.Timer(1800, srv.shutdown).start()
 srv.serve_forever()
 PY
 # hello.py MODE ADDR PORT SNI [CONNECT-HOST]: sends a real ClientHello

@@ -7,7 +7,7 @@ command -v dnsmasq >/dev/null || { fail "dnsmasq is installed"; done_testing; ex
 
 P=$(free_port); OP=$(free_port); DP=$(free_port); CP=$(free_port)
 start_origin 127.0.0.1 "$OP"
-python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP" "$T/origin3.log" 300 &
+python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP" "$T/origin3.log" 1800 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 wait_for 50 test -f "$T/origin3.log.ready"
 start_dns "$DP" --host-record=multi.test,127.0.0.2 --host-record=multi.test,127.0.0.1 \

@@ -112,7 +112,7 @@ PIDS_OK=0
 ns_origin() {
 	: > "$T/$4.log"
 	ip netns exec "$1" python3 "$SRCDIR/regress/e2e/origin.py" "$2" "$3" \
-	    "$T/$4.log" 300 &
+	    "$T/$4.log" 1800 &
 	op=$!
 	NS_PIDS="$NS_PIDS $op"
 	wait_for 50 test -f "$T/$4.log.ready" || return 1

@@ -7,12 +7,12 @@ a connection in flight."""
 import os, socket, sys, time
 
 port, readyfile, gofile = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
+s = socket.create_connection(("127.0.0.1", port), timeout=120)
 s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
 with open(readyfile + ".tmp", "w") as f:
     f.write(str(s.getsockname()[1]))
 os.rename(readyfile + ".tmp", readyfile)
-deadline = time.time() + 20
+deadline = time.time() + 120
 while not os.path.exists(gofile) and time.time() < deadline:
     time.sleep(0.05)
 try:

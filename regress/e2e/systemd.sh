@@ -267,7 +267,7 @@ req() {		# req URL [GATEWAY]: "STATUS BODY" of a request through the gateway
 # An upstream and a DNS server for it inside the container, and an
 # address of this host that is not private, for the own-address guard.
 ct systemd-run -q --unit=egd-origin python3 /srv/egressd-e2e/origin.py \
-    127.0.0.1 8081 /run/egd-origin.log 120
+    127.0.0.1 8081 /run/egd-origin.log 1800
 ct systemd-run -q --unit=egd-dns dnsmasq --keep-in-foreground --no-resolv \
     --no-hosts --listen-address=127.0.0.1 --bind-interfaces --port=53 \
     --user=root --group=root --pid-file= --address=/origin.test/127.0.0.1

@@ -79,7 +79,7 @@ ctx.sni_callback = lambda s, name, c: note("HELLO sni=%s" % name)
 srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
     do_handshake_on_connect=False)
 open(log + ".ready", "w").close()
-threading.Timer(120, srv.shutdown).start()
+threading.Timer(1800, srv.shutdown).start()
 srv.serve_forever()
 PY
 origin() {	# origin PORT CERT LOG
