@@ -448,6 +448,23 @@ int			 authority_parse(const char *, size_t, uint16_t,
 			    char *, size_t, uint16_t *, struct egd_addr *,
 			    int *, const char **);
 
+/* pathnorm.c: request paths in normal form */
+#define PN_MERGE_SLASHES	0x01	/* "//" is "/" */
+#define PN_SLASH_REJECT		0x02	/* %2F, %5C: refused */
+#define PN_SLASH_DECODE		0x04	/* %2F, %5C: a slash */
+enum pn_error {
+	PN_OK = 0,
+	PN_ENOTABS,		/* not starting with '/' */
+	PN_ENUL,		/* %00 */
+	PN_ECLIMB,		/* ".." above the root */
+	PN_EESCAPE,		/* '%' without two hex digits */
+	PN_ESLASH,		/* %2F or %5C, PN_SLASH_REJECT */
+	PN_EFRAGMENT,		/* '#' */
+	PN_EBACKSLASH,		/* a raw '\\' */
+};
+int			 pathnorm(char *, size_t *, int);
+const char		*pathnorm_error(int);
+
 /* conf_wire.c: a configuration generation as messages */
 void			 conf_send(struct ps_chan *, const struct egressd_conf *,
 			    int);
