@@ -3,7 +3,8 @@
 # against the cases in regress/conf/.  NN.conf must pass, print NN.ok with
 # -nv (the normalised configuration, then "configuration OK"), print the
 # same again when its own output is parsed (round trip), and print only
-# "configuration OK" with -n.  bad-NN.conf must fail with status 1 and
+# "configuration OK" with -n; with NN.warn, -n's stderr (its warnings)
+# must be that file exactly (an empty one: no warning).  bad-NN.conf must fail with status 1 and
 # bad-NN.err on stderr exactly.  NN.args or bad-NN.args, when present,
 # hold extra arguments (split on blanks, e.g. -D name=value).  Files named
 # *.inc are only included by the cases.
@@ -62,6 +63,14 @@ check_valid() {
 	else
 		fail "$name: -n prints configuration OK (exit $rc)"
 		sed 's/^/# /' "$tmp/out" "$tmp/err"
+	fi
+	if [ -f "$name.warn" ]; then
+		if cmp -s "$name.warn" "$tmp/err"; then
+			pass "$name: -n warns as $name.warn says"
+		else
+			fail "$name: -n warns as $name.warn says"
+			show_diff "$name.warn" "$tmp/err"
+		fi
 	fi
 }
 

@@ -300,6 +300,10 @@ audit_emit(const struct audit_rec *r)
 	if (r->path != NULL && r->pathlen > 0)
 		ab_param(&o, "path", r->path, r->pathlen > AUDIT_PATHMAX ?
 		    AUDIT_PATHMAX : r->pathlen);
+	if (r->path_raw != NULL && r->path_rawlen > 0)
+		ab_param(&o, "path_raw", r->path_raw,
+		    r->path_rawlen > AUDIT_PATHMAX ? AUDIT_PATHMAX :
+		    r->path_rawlen);
 	ab_str(&o, "service", r->service);
 	ab_str(&o, "route", r->route);
 	if (r->upstream != NULL) {

@@ -79,8 +79,10 @@ struct audit_rec {
 	const char		*scheme;	/* http, https, connect */
 	const char		*authority;	/* host as asked, normalised */
 	uint16_t		 port;
-	const char		*path;
+	const char		*path;		/* normalised */
 	size_t			 pathlen;
+	const char		*path_raw;	/* as received, if it differs */
+	size_t			 path_rawlen;
 	const char		*service;
 	const char		*route;
 	const struct egd_addr	*upstream;

@@ -125,6 +125,8 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 		memset(&mg, 0, sizeof(mg));
 		mg.id = gw->id;
 		strlcpy(mg.name, gw->name, sizeof(mg.name));
+		mg.merge_slashes = (uint32_t)gw->merge_slashes;
+		mg.esc_slashes = (uint32_t)gw->esc_slashes;
 		ps_chan_compose(c, IMSG_CONF_GATEWAY, 0, -1, &mg, sizeof(mg));
 		TAILQ_FOREACH(h, &gw->hosts, entry)
 			send_host(c, IMSG_CONF_GWHOST, gw->id, h->name);
@@ -517,11 +519,14 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 		break;
 	case IMSG_CONF_GATEWAY:
 		memcpy(&mg, m->data, sizeof(mg));
-		if (!STR_OK(mg.name))
+		if (!STR_OK(mg.name) || mg.merge_slashes > 1 ||
+		    mg.esc_slashes > ESLASH_DECODE)
 			return -1;
 		gw = ps_xcalloc(1, sizeof(*gw));
 		gw->id = mg.id;
 		strlcpy(gw->name, mg.name, sizeof(gw->name));
+		gw->merge_slashes = (int)mg.merge_slashes;
+		gw->esc_slashes = (int)mg.esc_slashes;
 		TAILQ_INIT(&gw->hosts);
 		TAILQ_INSERT_TAIL(&conf->gateways, gw, entry);
 		break;

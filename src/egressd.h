@@ -85,11 +85,21 @@ struct listener {
 };
 TAILQ_HEAD(listenerlist, listener);
 
+/* What a gateway does with %2F and %5C in a request's path. */
+enum esc_slashes {
+	ESLASH_KEEP = 0,	/* left escaped: the default */
+	ESLASH_REJECT,		/* the request is refused, 400 */
+	ESLASH_DECODE,		/* read as '/' */
+};
+
 struct gateway {
 	TAILQ_ENTRY(gateway)	 entry;
 	uint32_t		 id;
 	char			 name[EGD_NAME_MAX];
 	struct hostlist		 hosts;
+	int			 merge_slashes;	/* "//" is "/" (default) */
+	int			 esc_slashes;	/* enum esc_slashes */
+	int			 esc_slashes_set; /* parent: said explicitly */
 };
 TAILQ_HEAD(gatewaylist, gateway);
 

@@ -102,6 +102,7 @@ enum ref_kind {
 	REF_GATEWAY,		/* r->gateways[idx] is name */
 	REF_FORWARD,		/* m->dests[idx] */
 	REF_REWRITE,		/* m->rewrite_authority */
+	REF_PATH,		/* m has a path condition: for check_paths() */
 };
 
 struct ref {
@@ -117,6 +118,8 @@ int		 yylex(void);
 void		 yyerror(const char *);
 
 static void	 conf_error(const YYLTYPE *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	 conf_warn(const YYLTYPE *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	 lex_error(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
@@ -164,6 +167,7 @@ static int	 block_name(const YYLTYPE *, const char *, char *, size_t,
 		    const char *);
 static void	 gateway_open(const YYLTYPE *, const YYLTYPE *, const char *);
 static void	 gateway_close(void);
+static void	 gw_escaped(int);
 static void	 listen_add(const YYLTYPE *, const YYLTYPE *, const char *,
 		    long long, int);
 static int	 host_norm(const YYLTYPE *, const char *, const char *, int,
@@ -209,6 +213,7 @@ static int	 path_ok(const YYLTYPE *, const char *, const char *);
 static void	 ref_add(int, const YYLTYPE *, struct route *,
 		    struct route_match *, int, const char *);
 static void	 check_refs(void);
+static void	 check_paths(void);
 static int	 registered(const char *, uint16_t);
 static void	 check_global(void);
 static void	 metrics_listen(const YYLTYPE *, const YYLTYPE *, const char *,
@@ -303,6 +308,7 @@ static struct {
 %token	VERIFYSAN
 %token	CHECK OFF
 %token	CERT CLIENT IDENTITY KEY OPTIONAL
+%token	DECODE ESCAPED KEEP MERGE REJECT SLASHES
 %token	ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
@@ -508,6 +514,21 @@ gwopt		: LISTEN ON STRING port proto	{
 			listen_close();
 		}
 		| hosts
+		| MERGE SLASHES ON		{
+			gw->merge_slashes = 1;
+		}
+		| MERGE SLASHES OFF		{
+			gw->merge_slashes = 0;
+		}
+		| ESCAPED SLASHES KEEP		{
+			gw_escaped(ESLASH_KEEP);
+		}
+		| ESCAPED SLASHES REJECT	{
+			gw_escaped(ESLASH_REJECT);
+		}
+		| ESCAPED SLASHES DECODE	{
+			gw_escaped(ESLASH_DECODE);
+		}
 		;
 
 /* A ServiceEntry. */
@@ -934,6 +955,19 @@ conf_error(const YYLTYPE *loc, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* A warning: the file is accepted, but says something to look at. */
+static void
+conf_warn(const YYLTYPE *loc, const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "%s:%d: warning: ", loc->file, loc->line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 /* An error in the token being read: the lexer then returns ERROR. */
 static void
 lex_error(const char *fmt, ...)
@@ -1167,6 +1201,7 @@ static const struct keyword {
 	{ "connect",		CONNECT },
 	{ "connections",	CONNECTIONS },
 	{ "control",		CONTROL },
+	{ "decode",		DECODE },
 	{ "denials",		DENIALS },
 	{ "destination",	DESTINATION },
 	{ "disable",		DISABLE },
@@ -1174,6 +1209,7 @@ static const struct keyword {
 	{ "drain",		DRAIN },
 	{ "endpoint",		ENDPOINT },
 	{ "enforce",		ENFORCE },
+	{ "escaped",		ESCAPED },
 	{ "events",		EVENTS },
 	{ "facility",		FACILITY },
 	{ "forward",		FORWARD },
@@ -1190,6 +1226,7 @@ static const struct keyword {
 	{ "idle",		IDLE },
 	{ "include",		INCLUDE },
 	{ "journald",		JOURNALD },
+	{ "keep",		KEEP },
 	{ "key",		KEY },
 	{ "length",		LENGTH },
 	{ "limit",		LIMIT },
@@ -1197,6 +1234,7 @@ static const struct keyword {
 	{ "log",		LOG },
 	{ "match",		MATCH },
 	{ "max",		MAX },
+	{ "merge",		MERGE },
 	{ "method",		METHOD },
 	{ "metrics",		METRICS },
 	{ "min",		MIN },
@@ -1213,6 +1251,7 @@ static const struct keyword {
 	{ "prefix",		PREFIX },
 	{ "private",		PRIVATE },
 	{ "rate",		RATE },
+	{ "reject",		REJECT },
 	{ "report",		REPORT },
 	{ "request",		REQUEST },
 	{ "resolution",		RESOLUTION },
@@ -1225,6 +1264,7 @@ static const struct keyword {
 	{ "simple",		SIMPLE },
 	{ "sink",		SINK },
 	{ "size",		SIZE },
+	{ "slashes",		SLASHES },
 	{ "sni",		SNI },
 	{ "socket",		SOCKET },
 	{ "source",		SOURCE },
@@ -1848,6 +1888,8 @@ gateway_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 	if (block_name(nameloc, "gateway", g->name, sizeof(g->name),
 	    name) == 0 && conf_gateway(conf, name) != NULL)
 		conf_error(nameloc, "duplicate gateway \"%s\"", g->name);
+	g->merge_slashes = 1;
+	g->esc_slashes = ESLASH_KEEP;
 	TAILQ_INSERT_TAIL(&conf->gateways, g, entry);
 	gw = g;
 	blk_loc = *loc;
@@ -1866,6 +1908,17 @@ gateway_close(void)
 		conf_error(&blk_loc, "gateway \"%s\" has no listen on",
 		    gw->name);
 	block_abandon();
+}
+
+/*
+ * What the gateway does with %2F and %5C in a path.  Said explicitly, even
+ * as the default keep, it silences the warning about path conditions.
+ */
+static void
+gw_escaped(int how)
+{
+	gw->esc_slashes = how;
+	gw->esc_slashes_set = 1;
 }
 
 /* ADDRESS is an IPv4 or IPv6 literal, or * for 0.0.0.0. */
@@ -2563,15 +2616,19 @@ cond_port(const YYLTYPE *loc, long long port)
 }
 
 /*
- * A path or path prefix: an absolute path of visible characters, as a
- * request-target's path is compared with it.
+ * A path, path prefix or rewritten prefix: an absolute path of visible
+ * characters without a query or fragment, in the normal form a request's
+ * path is brought to before it is compared (pathnorm.c; slashes are not
+ * merged here, as a gateway may keep them).
  */
 static int
 path_ok(const YYLTYPE *loc, const char *what, const char *s)
 {
-	char		 pname[LEX_TEXTMAX];
+	char		 pname[LEX_TEXTMAX], pnorm[LEX_TEXTMAX];
+	char		 norm[EGD_PATH_MAX];
 	const char	*p;
-	size_t		 len = strlen(s);
+	size_t		 len = strlen(s), n;
+	int		 e;
 
 	printable(pname, sizeof(pname), s);
 	if (*s != '/') {
@@ -2590,6 +2647,25 @@ path_ok(const YYLTYPE *loc, const char *what, const char *s)
 			    "character that is not ASCII", what, pname);
 			return -1;
 		}
+	if (strpbrk(s, "?#") != NULL) {
+		conf_error(loc, "invalid %s \"%s\": a path has no '?' or '#'",
+		    what, pname);
+		return -1;
+	}
+	memcpy(norm, s, len);
+	n = len;
+	if ((e = pathnorm(norm, &n, 0)) != PN_OK) {
+		conf_error(loc, "invalid %s \"%s\": %s", what, pname,
+		    pathnorm_error(e));
+		return -1;
+	}
+	if (n != len || memcmp(norm, s, len) != 0) {
+		norm[n] = '\0';
+		printable(pnorm, sizeof(pnorm), norm);
+		conf_error(loc, "%s \"%s\" is not in normal form: write "
+		    "\"%s\"", what, pname, pnorm);
+		return -1;
+	}
 	return 0;
 }
 
@@ -2602,6 +2678,7 @@ cond_path(const YYLTYPE *loc, int type, const char *s)
 	    s) == 0) {
 		rm->pathtype = type;
 		strlcpy(rm->path, s, sizeof(rm->path));
+		ref_add(REF_PATH, loc, rt, rm, 0, NULL);
 	}
 }
 
@@ -2954,6 +3031,58 @@ check_refs(void)
 				    "registers", f->r->name,
 				    f->m->rewrite_authority);
 			break;
+		case REF_PATH:
+			break;
+		}
+	}
+}
+
+static int
+route_on(const struct route *r, uint32_t gid)
+{
+	int	i;
+
+	if (r->ngateways == 0)
+		return 1;
+	for (i = 0; i < r->ngateways; i++)
+		if (r->gateways[i] == gid)
+			return 1;
+	return 0;
+}
+
+/*
+ * A route that matches paths on a gateway that keeps escaped slashes by
+ * default: an origin that decodes %2F or %5C may see a path the route
+ * did not.  Said once per route and gateway, at its first path condition;
+ * a gateway that says "escaped slashes keep" has chosen it.
+ */
+static void
+check_paths(void)
+{
+	const struct gateway	*g;
+	const struct route	*r;
+	const struct ref	*f;
+	size_t			 i;
+
+	TAILQ_FOREACH(g, &conf->gateways, entry) {
+		if (g->esc_slashes != ESLASH_KEEP || g->esc_slashes_set)
+			continue;
+		TAILQ_FOREACH(r, &conf->routes, entry) {
+			if (!route_on(r, g->id))
+				continue;
+			for (i = 0; i < nrefs; i++) {
+				f = &refs[i];
+				if (f->kind != REF_PATH || f->r != r)
+					continue;
+				conf_warn(&f->loc, "route \"%s\" matches "
+				    "paths on gateway \"%s\", which keeps "
+				    "escaped slashes (%%2F, %%5C): an origin "
+				    "that decodes them sees paths the route "
+				    "did not; choose with escaped slashes "
+				    "keep, reject or decode", r->name,
+				    g->name);
+				break;
+			}
 		}
 	}
 }
@@ -3072,6 +3201,8 @@ parse_config(const char *filename, int flags)
 		errors++;
 	check_global();
 	check_refs();
+	if (errors == 0)
+		check_paths();
 	check_default_ca();
 
 	while (!TAILQ_EMPTY(&files)) {

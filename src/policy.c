@@ -7,7 +7,9 @@
  * Order: the gateway's hosts, then the first route (in file order, bound
  * to this gateway) whose match conditions hold, with its source rule;
  * then the service that registers the destination host and port, with
- * its source rule.  Default deny: no service, no way out.
+ * its source rule.  Default deny: no service, no way out.  The path is
+ * already in normal form (pathnorm.c); header values are read as HTTP
+ * defines them (trimmed, every line and list member), see header_holds().
  */
 #include "config.h"
 
@@ -79,12 +81,112 @@ route_on_gateway(const struct route *r, uint32_t gw)
 	return 0;
 }
 
+/*
+ * Header fields that HTTP defines as one value (RFC 9110 and the RFCs
+ * of Cookie and Origin): a value condition on one of them is not
+ * decided when the request repeats it, since origins differ on which
+ * line they read.  Any other field may be a list (RFC 9110 5.3: a field
+ * sent on several lines is the comma list of their values), so each of
+ * its lines, and each member of each line, is a value it has.
+ */
+static const char *const singleton_fields[] = {
+	"access-control-request-method", "authorization", "content-length",
+	"content-location", "content-range", "content-type", "cookie",
+	"date", "from", "host", "if-modified-since", "if-range",
+	"if-unmodified-since", "max-forwards", "origin",
+	"proxy-authorization", "range", "referer", "user-agent",
+};
+
+static int
+singleton(const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(singleton_fields) /
+	    sizeof(singleton_fields[0]); i++)
+		if (strcmp(name, singleton_fields[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Without the optional whitespace (SP, HTAB) at either end. */
+static void
+ows_trim(const char **v, size_t *len)
+{
+	while (*len > 0 && (**v == ' ' || **v == '\t')) {
+		(*v)++;
+		(*len)--;
+	}
+	while (*len > 0 && ((*v)[*len - 1] == ' ' || (*v)[*len - 1] == '\t'))
+		(*len)--;
+}
+
+static int
+value_is(const char *v, size_t len, const char *want, size_t wlen)
+{
+	ows_trim(&v, &len);
+	return len == wlen && memcmp(v, want, len) == 0;
+}
+
+/*
+ * Is want the whole of a line's value, or one of its comma-separated
+ * members?  A comma inside a quoted string separates nothing.
+ */
+static int
+line_has(const char *v, size_t len, const char *want, int list)
+{
+	size_t	wlen = strlen(want), i, start;
+	int	quoted = 0;
+
+	if (value_is(v, len, want, wlen))
+		return 1;
+	if (!list)
+		return 0;
+	for (i = start = 0;; i++) {
+		if (i == len || (v[i] == ',' && !quoted)) {
+			if (value_is(v + start, i - start, want, wlen))
+				return 1;
+			if (i == len)
+				break;
+			start = i + 1;
+		} else if (v[i] == '"')
+			quoted = !quoted;
+		else if (v[i] == '\\' && quoted && i + 1 < len)
+			i++;
+	}
+	return 0;
+}
+
+/*
+ * One header condition: 1 holds, 0 does not, -1 cannot be decided (a
+ * value asked of a singleton field the request repeats).
+ */
+static int
+header_holds(const struct hdr_match *h, const struct policy_req *q)
+{
+	const char	*v;
+	size_t		 vlen;
+	int		 i, list = !singleton(h->name), found = 0;
+
+	if (q->header == NULL)
+		return 0;
+	for (i = 0; (v = q->header(q->harg, h->name, i, &vlen)) != NULL; i++) {
+		if (!h->has_value)
+			return 1;
+		if (!list && i > 0)
+			return -1;
+		if (line_has(v, vlen, h->value, list))
+			found = 1;
+	}
+	return found;
+}
+
+/* 1: the match block holds; 0: it does not; -1: the request is refused. */
 static int
 match_holds(const struct route_match *m, const struct policy_req *q)
 {
-	const char	*v;
-	size_t		 vlen, plen;
-	int		 i;
+	size_t		 plen;
+	int		 i, r;
 
 	if (m->authority[0] != '\0' && !host_match(m->authority, q->host))
 		return 0;
@@ -95,7 +197,7 @@ match_holds(const struct route_match *m, const struct policy_req *q)
 	if (m->pathtype != PATH_ANY) {
 		if (q->connect)
 			return 0;
-		/* The path without its query. */
+		/* The path (normalised) without its query. */
 		for (plen = 0; plen < q->pathlen && q->path[plen] != '?';
 		    plen++)
 			;
@@ -106,15 +208,9 @@ match_holds(const struct route_match *m, const struct policy_req *q)
 		    memcmp(m->path, q->path, strlen(m->path)) != 0))
 			return 0;
 	}
-	for (i = 0; i < m->nheaders; i++) {
-		if (q->header == NULL ||
-		    (v = q->header(q->harg, m->headers[i].name, &vlen)) == NULL)
-			return 0;
-		if (m->headers[i].has_value &&
-		    (strlen(m->headers[i].value) != vlen ||
-		    memcmp(m->headers[i].value, v, vlen) != 0))
-			return 0;
-	}
+	for (i = 0; i < m->nheaders; i++)
+		if ((r = header_holds(&m->headers[i], q)) != 1)
+			return r;
 	return 1;
 }
 
@@ -205,6 +301,7 @@ policy_decide(const struct egressd_conf *conf, const struct policy_req *q,
 	const struct route_match *m = NULL;
 	const struct route_dest	*dest;
 	int			 hostonly, literal = q->literal, found;
+	int			 held = 0;
 
 	memset(d, 0, sizeof(d[0]));
 	strlcpy(d->host, q->host, sizeof(d->host));
@@ -225,8 +322,12 @@ policy_decide(const struct egressd_conf *conf, const struct policy_req *q,
 		if (!route_on_gateway(r, q->gateway))
 			continue;
 		TAILQ_FOREACH(m, &r->matches, entry)
-			if (match_holds(m, q))
+			if ((held = match_holds(m, q)) != 0)
 				break;
+		if (held == -1) {
+			d->text = "a header that has one value is repeated";
+			return policy_fail(d, NULL, AR_BAD_REQUEST);
+		}
 		if (m != NULL)
 			break;
 	}

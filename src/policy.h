@@ -18,13 +18,14 @@ struct policy_req {
 	size_t			 pathlen;
 	const char		*ids;		/* verified identities, each */
 	int			 nids;		/* EGD_IDENT_MAX bytes */
-	/* Value of a header by lowercase name, or NULL. */
-	const char		*(*header)(void *, const char *, size_t *);
+	/* The nth line's value of a header by lowercase name, or NULL. */
+	const char		*(*header)(void *, const char *, int, size_t *);
 	void			*harg;
 };
 
 struct policy_dec {
 	int			 reason;	/* enum audit_reason on deny */
+	const char		*text;		/* for the client, or NULL */
 	int			 report;	/* would-deny reason, allowed */
 	const struct route	*route;
 	const struct route_match *match;

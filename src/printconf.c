@@ -299,6 +299,10 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 		fputc('\n', fp);
 	}
 	print_hosts(fp, &g->hosts);
+	fprintf(fp, "\tmerge slashes %s\n", g->merge_slashes ? "on" : "off");
+	fprintf(fp, "\tescaped slashes %s\n",
+	    g->esc_slashes == ESLASH_REJECT ? "reject" :
+	    g->esc_slashes == ESLASH_DECODE ? "decode" : "keep");
 	fputs("}\n", fp);
 }
 

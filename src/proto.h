@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	8
+#define EGD_PROTO_VERSION	9
 
 enum egd_imsg {
 	IMSG_NONE = 0,
@@ -181,6 +181,8 @@ struct msg_dns_answer {
 struct msg_gateway {
 	uint32_t	 id;
 	char		 name[EGD_NAME_MAX];
+	uint32_t	 merge_slashes;	/* 0 or 1 */
+	uint32_t	 esc_slashes;	/* enum esc_slashes */
 };
 
 struct msg_gwhost {

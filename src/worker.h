@@ -108,12 +108,16 @@ struct hconn {
 	struct policy_dec	 dec;
 	char			 host[EGD_HOST_MAX];	/* as asked */
 	uint16_t		 port;
-	uint16_t		 dial_port;	/* a static endpoint's, or dec's */
 	char			 method[24];
 	const char		*scheme;
-	const char		*path;		/* into req.buf */
+	const char		*path;		/* into req.buf, normalised */
 	size_t			 pathlen;
+	char			*path_raw;	/* as received, if it differs */
+	size_t			 path_rawlen;
+	char			*path_up;	/* rewritten for upstream, or NULL */
+	size_t			 path_uplen;
 	struct egd_addr		 addrs[EGD_DNS_MAXADDR];
+	uint16_t		 ports[EGD_DNS_MAXADDR];	/* to dial, each */
 	int			 naddrs, addri, tries;
 	uint32_t		 dnsid;
 	int			 dns_cached;

@@ -54,6 +54,7 @@ static void	 http_deny(struct hconn *, int, int, const char *);
 static void	 http_request_end(struct hconn *);
 static void	 http_audit(struct hconn *, int, int);
 static void	 http_term_event(struct hconn *, short);
+static void	 http_paths_free(struct hconn *);
 
 /* ---- heads ------------------------------------------------------------- */
 
@@ -206,6 +207,20 @@ hhead_get(const struct hhead *h, const char *name, size_t *len)
 
 	for (i = 0; i < h->nf; i++)
 		if (hf_is(h, &h->f[i], name)) {
+			*len = h->f[i].vlen;
+			return h->buf + h->f[i].voff;
+		}
+	return NULL;
+}
+
+/* The value of the nth (from 0) field called name, or NULL. */
+static const char *
+hhead_nth(const struct hhead *h, const char *name, int n, size_t *len)
+{
+	int	i;
+
+	for (i = 0; i < h->nf; i++)
+		if (hf_is(h, &h->f[i], name) && n-- == 0) {
 			*len = h->f[i].vlen;
 			return h->buf + h->f[i].voff;
 		}
@@ -491,6 +506,16 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 	return 0;
 }
 
+/* A request's own copies of its path: received, rewritten. */
+static void
+http_paths_free(struct hconn *hc)
+{
+	free(hc->path_raw);
+	free(hc->path_up);
+	hc->path_raw = hc->path_up = NULL;
+	hc->path_rawlen = hc->path_uplen = 0;
+}
+
 /*
  * The end of a client connection.  With how != 0 the request in progress
  * (if any) is recorded as ended that way.
@@ -512,6 +537,7 @@ http_close(struct hconn *hc, int how)
 		bufferevent_free(hc->bev);
 	}
 	hhead_free(&hc->req);
+	http_paths_free(hc);
 	term_free(hc);
 	worker_conn_gone(hc);
 	free(hc);
@@ -769,11 +795,98 @@ http_request_more(struct hconn *hc)
 /* ---- deciding ---------------------------------------------------------- */
 
 static const char *
-http_header_cb(void *arg, const char *name, size_t *len)
+http_header_cb(void *arg, const char *name, int n, size_t *len)
 {
 	struct hconn	*hc = arg;
 
-	return hhead_get(&hc->req, name, len);
+	return hhead_nth(&hc->req, name, n, len);
+}
+
+/* The gateway's way with paths, as pathnorm() flags. */
+static int
+http_path_flags(const struct hconn *hc)
+{
+	const struct gateway	*gw = hc->wl->gw;
+
+	if (gw == NULL)
+		return PN_MERGE_SLASHES;
+	return (gw->merge_slashes ? PN_MERGE_SLASHES : 0) |
+	    (gw->esc_slashes == ESLASH_REJECT ? PN_SLASH_REJECT : 0) |
+	    (gw->esc_slashes == ESLASH_DECODE ? PN_SLASH_DECODE : 0);
+}
+
+/*
+ * The request's path (len bytes at path, in the head's arena) brought to
+ * its normal form in place, before any rule sees it; the form received is
+ * kept for the record when it differs.  A path that cannot be normalised
+ * is refused.  Returns 0, or -1 after answering the client.
+ */
+static int
+http_path(struct hconn *hc, char *path, size_t len)
+{
+	static char	*raw;		/* one worker, one request at a time */
+	static size_t	 rawsize;
+	size_t		 nlen = len;
+	int		 e;
+
+	if (len > rawsize) {
+		free(raw);
+		raw = ps_xcalloc(1, len);
+		rawsize = len;
+	}
+	memcpy(raw, path, len);
+	hc->path = path;
+	if ((e = pathnorm(path, &nlen, http_path_flags(hc))) != PN_OK) {
+		memcpy(path, raw, len);		/* the record says what came */
+		hc->pathlen = len;
+		http_deny(hc, 400, AR_BAD_REQUEST, pathnorm_error(e));
+		return -1;
+	}
+	hc->pathlen = nlen;
+	if (nlen != len || memcmp(path, raw, len) != 0) {
+		hc->path_raw = ps_xcalloc(1, len);
+		memcpy(hc->path_raw, raw, len);
+		hc->path_rawlen = len;
+	}
+	return 0;
+}
+
+/*
+ * A route's rewrite path prefix: the prefix the request matched is
+ * replaced, and the result normalised again, since the junction may make
+ * a dot segment ("/old" matching "/old../x").  A result that leaves the
+ * rewritten prefix, or cannot be normalised, is refused: a rewrite never
+ * sends ".." nor reaches above its prefix.  Returns 0, or -1 after
+ * answering the client.
+ */
+static int
+http_rewrite(struct hconn *hc, const struct route_match *m)
+{
+	char	 pfx[EGD_PATH_MAX];
+	size_t	 plen = strlen(m->path), rlen = strlen(m->rewrite_prefix);
+	size_t	 n, pn = rlen;
+	int	 flags = http_path_flags(hc), e;
+
+	if (plen > hc->pathlen)
+		return 0;	/* cannot be: the prefix matched */
+	n = rlen + hc->pathlen - plen;
+	hc->path_up = ps_xcalloc(1, n);
+	memcpy(hc->path_up, m->rewrite_prefix, rlen);
+	memcpy(hc->path_up + rlen, hc->path + plen, hc->pathlen - plen);
+	memcpy(pfx, m->rewrite_prefix, rlen);
+	if ((e = pathnorm(hc->path_up, &n, flags)) != PN_OK ||
+	    pathnorm(pfx, &pn, flags) != PN_OK) {
+		http_deny(hc, 400, AR_BAD_REQUEST, e != PN_OK ?
+		    pathnorm_error(e) : "rewrite path prefix");
+		return -1;
+	}
+	if (n < pn || memcmp(hc->path_up, pfx, pn) != 0) {
+		http_deny(hc, 400, AR_BAD_REQUEST,
+		    "the rewritten path leaves its prefix");
+		return -1;
+	}
+	hc->path_uplen = n;
+	return 0;
 }
 
 /*
@@ -783,8 +896,8 @@ http_header_cb(void *arg, const char *name, size_t *len)
 static int
 http_target(struct hconn *hc, int *literal, struct egd_addr *lit)
 {
-	const char	*url = hc->req.buf + hc->req.urloff, *host, *err;
-	const char	*auth, *slash;
+	char		*url = hc->req.buf + hc->req.urloff, *slash;
+	const char	*host, *err, *auth;
 	size_t		 ulen = hc->req.urllen, hlen, alen;
 	char		 h2[EGD_HOST_MAX];
 	uint16_t	 p2;
@@ -821,9 +934,7 @@ http_target(struct hconn *hc, int *literal, struct egd_addr *lit)
 			http_deny(hc, 400, AR_BAD_REQUEST, err);
 			return -1;
 		}
-		hc->path = url;
-		hc->pathlen = ulen;
-		return 0;
+		return http_path(hc, url, ulen);
 	}
 	/* absolute-form: http://authority/path */
 	if (ulen < 7 || strncasecmp(url, "http://", 7) != 0) {
@@ -834,7 +945,7 @@ http_target(struct hconn *hc, int *literal, struct egd_addr *lit)
 	}
 	hc->scheme = "http";
 	auth = url + 7;
-	for (slash = auth; slash < url + ulen && *slash != '/' &&
+	for (slash = url + 7; slash < url + ulen && *slash != '/' &&
 	    *slash != '?'; slash++)
 		;
 	alen = (size_t)(slash - auth);
@@ -853,6 +964,8 @@ http_target(struct hconn *hc, int *literal, struct egd_addr *lit)
 			http_deny(hc, 400, AR_BAD_REQUEST, "no path");
 			return -1;
 		}
+		if (http_path(hc, slash, hc->pathlen) == -1)
+			return -1;
 	}
 	/* The Host header, if any, must name the same authority. */
 	if (host != NULL) {
@@ -935,7 +1048,8 @@ http_decide(struct hconn *hc)
 		q.nids = hc->term->nids;
 	}
 	if (policy_decide(conf, &q, &hc->dec, worker_random()) == -1) {
-		http_deny(hc, 403, hc->dec.reason, NULL);
+		http_deny(hc, hc->dec.reason == AR_BAD_REQUEST ? 400 : 403,
+		    hc->dec.reason, hc->dec.text);
 		return;
 	}
 	/*
@@ -972,6 +1086,11 @@ http_decide(struct hconn *hc)
 		http_deny(hc, 503, AR_TUNNEL_LIMIT, "too many tunnels");
 		return;
 	}
+	if (!q.connect && hc->dec.match != NULL &&
+	    hc->dec.match->rewrite_path &&
+	    hc->dec.match->pathtype == PATH_PREFIX &&
+	    http_rewrite(hc, hc->dec.match) == -1)
+		return;
 	http_route(hc);
 }
 
@@ -982,21 +1101,25 @@ http_decide(struct hconn *hc)
 void
 http_route(struct hconn *hc)
 {
-	int	i;
+	const struct svc_endpoint	*ep;
+	int				 i;
 
 	hc->naddrs = 0;
-	hc->dial_port = hc->dec.port;
 	if (hc->dec.svc->resolution == RES_STATIC) {
-		for (i = 0; i < hc->dec.svc->nendpoints; i++) {
-			hc->addrs[hc->naddrs++] = hc->dec.svc->endpoints[i].a;
-			if (hc->dec.svc->endpoints[i].port != 0)
-				hc->dial_port =
-				    hc->dec.svc->endpoints[i].port;
+		/* Each endpoint on its own port, or the destination's. */
+		for (i = 0; i < hc->dec.svc->nendpoints &&
+		    i < EGD_DNS_MAXADDR; i++) {
+			ep = &hc->dec.svc->endpoints[i];
+			hc->addrs[hc->naddrs] = ep->a;
+			hc->ports[hc->naddrs++] = ep->port != 0 ? ep->port :
+			    hc->dec.port;
 		}
 		http_resolved(hc);
 	} else if (hc->dec.literal) {
-		if (egd_addr_parse(hc->dec.host, &hc->addrs[0]) == 0)
+		if (egd_addr_parse(hc->dec.host, &hc->addrs[0]) == 0) {
+			hc->ports[0] = hc->dec.port;
 			hc->naddrs = 1;
+		}
 		http_resolved(hc);
 	} else {
 		gettimeofday(&hc->t_dns, NULL);
@@ -1032,8 +1155,10 @@ http_dns_cb(void *arg, int status, const struct egd_addr *addrs, int n,
 		http_deny(hc, 503, AR_DNS_FAILED, NULL);
 		return;
 	}
-	for (i = 0; i < n && i < EGD_DNS_MAXADDR; i++)
+	for (i = 0; i < n && i < EGD_DNS_MAXADDR; i++) {
 		hc->addrs[i] = addrs[i];
+		hc->ports[i] = hc->dec.port;
+	}
 	hc->naddrs = i;
 	http_resolved(hc);
 }
@@ -1055,8 +1180,10 @@ http_guard(struct hconn *hc)
 		for (j = 0; j < conf->nownaddrs; j++)
 			if (egd_addr_equal(&conf->ownaddrs[j], &hc->addrs[i]))
 				own = 1;
-		if (egd_addr_private(&hc->addrs[i]) == NULL && !own)
+		if (egd_addr_private(&hc->addrs[i]) == NULL && !own) {
+			hc->ports[k] = hc->ports[i];
 			hc->addrs[k++] = hc->addrs[i];
+		}
 	}
 	if (k == 0) {
 		if (hc->dec.svc->action == ACT_REPORT) {
@@ -1243,6 +1370,8 @@ http_audit(struct hconn *hc, int reason, int denied)
 	r.port = hc->port;
 	r.path = hc->path;
 	r.pathlen = hc->pathlen;
+	r.path_raw = hc->path_raw;
+	r.path_rawlen = hc->path_rawlen;
 	r.service = hc->dec.svc != NULL ? hc->dec.svc->name : NULL;
 	r.route = hc->dec.route != NULL ? hc->dec.route->name : NULL;
 	if (hc->up != NULL && hc->up->connected) {
@@ -1302,6 +1431,7 @@ http_request_end(struct hconn *hc)
 	hc->scheme = NULL;
 	hc->path = NULL;
 	hc->pathlen = 0;
+	http_paths_free(hc);
 	memset(&hc->dec, 0, sizeof(hc->dec));
 	/* Nothing more waiting: an idle connection keeps no arena. */
 	if (evbuffer_get_length(bufferevent_get_input(hc->bev)) == 0)
@@ -1319,8 +1449,6 @@ void
 http_upstream_connected(struct hconn *hc)
 {
 	struct evbuffer		*out;
-	const struct route_match *m = hc->dec.match;
-	size_t			 plen;
 
 	hc->connect_ms = ms_since(&hc->t_conn);
 	if (hc->wl->m.proto == PROTO_TLS) {
@@ -1354,12 +1482,9 @@ http_upstream_connected(struct hconn *hc)
 		return;
 	}
 	evbuffer_add_printf(out, "%s ", hc->method);
-	if (m != NULL && m->rewrite_path && m->pathtype == PATH_PREFIX &&
-	    (plen = strlen(m->path)) <= hc->pathlen) {
-		evbuffer_add(out, m->rewrite_prefix,
-		    strlen(m->rewrite_prefix));
-		evbuffer_add(out, hc->path + plen, hc->pathlen - plen);
-	} else
+	if (hc->path_up != NULL)
+		evbuffer_add(out, hc->path_up, hc->path_uplen);
+	else
 		evbuffer_add(out, hc->path, hc->pathlen);
 	evbuffer_add(out, " HTTP/1.1\r\nHost: ", 17);
 	evbuffer_add(out, hc->dec.authority, strlen(hc->dec.authority));

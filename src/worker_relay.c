@@ -352,12 +352,13 @@ relay_connect(struct hconn *hc)
 	struct upstream		*up;
 	struct timeval		 tv;
 	const struct egd_addr	*a = &hc->addrs[hc->addri % hc->naddrs];
+	uint16_t		 port = hc->ports[hc->addri % hc->naddrs];
 	socklen_t		 len;
 
 	gettimeofday(&hc->t_conn, NULL);
 	/* A tunnel gets its own connection; requests take a pooled one. */
 	if (hc->parser.method != HTTP_CONNECT && !hc->upgrade &&
-	    !hc->nopool && (up = pool_take(a, hc->dial_port, hc)) != NULL) {
+	    !hc->nopool && (up = pool_take(a, port, hc)) != NULL) {
 		up->tls = hc->tls;
 		up->tls_ms = -1;
 		up_attach(hc, up);
@@ -370,7 +371,7 @@ relay_connect(struct hconn *hc)
 		return;
 	}
 	up->addr = *a;
-	up->port = hc->dial_port;
+	up->port = port;
 	up->tls_ms = -1;
 	if ((up->tls = hc->tls) != NULL) {
 		strlcpy(up->sni, req_sni(hc), sizeof(up->sni));
