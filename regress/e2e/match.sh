@@ -163,6 +163,13 @@ gw|/x\..\admin|-|400|bad_request|-|/x\..\admin|-|-
 decoding|/%2F..%2F..|-|400|bad_request|-|/%2F..%2F..|-|-
 ROWS
 
+# absolute-form: the path from its first '/' is normalised the same way
+cat >> "$T/rows" <<ROWS
+gw|http://a.test:$OP/x/../admin|-|403|source_denied|admin|/admin|/x/../admin|-
+gw|http://a.test:$OP/pub/%7e/./x|-|404|-|-|/pub/~/x|/pub/%7e/./x|/pub/~/x
+gw|http://a.test:$OP/%00|-|400|bad_request|-|/%00|-|-
+ROWS
+
 # --- RFC 3986 5.4's examples, as merged paths (base /b/c/d;p) ---
 while read -r in want; do
 	case $in in ''|'#'*) continue ;; esac
