@@ -51,7 +51,7 @@ def send(rowsfile, results, host, gws):
             req = "GET %s HTTP/1.1\r\nHost: %s\r\n%sConnection: close\r\n\r\n" % (
                 tagged(r[1], "t=%d" % n), host, unescape(r[2]))
             s = socket.create_connection(("127.0.0.1", int(ports[r[0]])),
-                                         timeout=20)
+                                         timeout=120)
             s.sendall(req.encode("latin-1"))
             got = b""
             try:

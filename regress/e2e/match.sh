@@ -14,7 +14,7 @@ OP=$(free_port); OP2=$(free_port); DP=$(free_port)
 start_origin 127.0.0.1 "$OP"
 for o in "B 127.0.0.1 $OP2" "C 127.0.0.2 $OP" "D 127.0.0.3 $OP"; do
 	set -- $o
-	python3 "$SRCDIR/regress/e2e/origin.py" "$2" "$3" "$T/origin$1.log" 600 &
+	python3 "$SRCDIR/regress/e2e/origin.py" "$2" "$3" "$T/origin$1.log" 1800 &
 	EXTRA_PIDS="$EXTRA_PIDS $!"
 	wait_for 50 test -f "$T/origin$1.log.ready"
 done
