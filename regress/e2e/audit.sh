@@ -228,9 +228,11 @@ rs_has() { $CHECK "$T/egressd.log" rsyslog "$RS/audit.jsonl" "$1" "$2" >/dev/nul
 # ---- every field as written, on every sink -----------------------------
 
 # A path with '"', '\' and ']', raw: curl -g sends them as they are.
+# (A raw backslash in a path is refused with 400 before any policy: some
+# origins read it as a slash; the record keeps the path as received.)
 st1=$(req "http://origin.test:$OP/small?q=\"a\\b]c\"")
 st2=$(req "http://evil.test/x\"y\\z]w?k=[v]")
-ok $([ "$st1" = 200 ] && [ "$st2" = 403 ]; echo $?) \
+ok $([ "$st1" = 200 ] && [ "$st2" = 400 ]; echo $?) \
     "a request let out and one refused ($st1 $st2)"
 wait_for 50 sh -c "[ \$($CHECK '$T/egressd.log' count 0) -ge 2 ]"
 ok $([ "$(nref 0 REQUEST)" = 1 ] && [ "$(nref 0 DENY)" = 1 ]; echo $?) \
