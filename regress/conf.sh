@@ -76,7 +76,11 @@ check_valid() {
 
 # Certificates for the cases with https listeners and tls mutual, made
 # now at a fixed place, since the expected output prints their paths.
+# Two runs at once (two checkouts on one machine) would remove each
+# other's: the place is held under a lock for the whole run.
 ctls=/tmp/egressd-conf-tls
+exec 9>"$ctls.lock"
+flock 9 || exit 1
 rm -rf "$ctls" && mkdir -p "$ctls" || exit 1
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=conf CA" \
     -keyout "$ctls/ca.key" -out "$ctls/ca.pem" >/dev/null 2>&1
