@@ -7,13 +7,15 @@ cd "$(dirname "$0")"
 if [ "${1:-}" = --deps ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
-	# build: toolchain, autotools, bison and the libraries
+	# build: toolchain, autotools, bison and the libraries (libyaml for
+	#        egressctl import istio)
 	# tests: real peers and clients (curl, openssl, dnsmasq, nginx,
 	#        rsyslog), python3 for small helpers, systemd-container for
 	#        the unit tests in a throw-away container, mandoc for lint
 	apt-get install -y -q --no-install-recommends \
 	    build-essential autoconf automake pkg-config bison \
 	    libevent-dev libssl-dev libseccomp-dev libcap-ng-dev node-llhttp \
+	    libyaml-dev \
 	    curl openssl ca-certificates python3 procps iproute2 \
 	    dnsmasq-base nginx-light rsyslog mandoc libivykis0 libnet1 libwrap0 \
 	    systemd-container

@@ -6,6 +6,10 @@
  * that accepts the connection answers; the parent is reached only
  * through it, for reload and log verbosity.  It runs as its caller (root
  * or a member of the control group) and needs nothing else.
+ *
+ * "import istio" is the one command that talks to no daemon: the token
+ * table hands it the rest of the command line, and istio_import.c turns
+ * Istio resources into egressd.conf text.
  */
 #include "config.h"
 
@@ -24,6 +28,7 @@
 
 #include "ps.h"
 #include "proto.h"
+#include "istio.h"
 
 #define EGRESSCTL_SOCKET	"/run/egressd/egressd.sock"
 #define ANSWER_MAX		(64 * 1024 * 1024)	/* bytes of text */
@@ -39,11 +44,13 @@ enum action {
 	RELOAD,
 	LOG_VERBOSE,
 	LOG_BRIEF,
+	IMPORT_ISTIO,
 };
 
 enum token_type {
 	ENDTOKEN = 0,
 	KEYWORD,
+	KEYWORD_ARGS,		/* the rest of the line is the command's */
 };
 
 struct token {
@@ -55,8 +62,10 @@ struct token {
 
 static const struct token t_show[];
 static const struct token t_log[];
+static const struct token t_import[];
 
 static const struct token t_main[] = {
+	{ KEYWORD,	"import",	NONE,		t_import },
 	{ KEYWORD,	"log",		NONE,		t_log },
 	{ KEYWORD,	"reload",	RELOAD,		NULL },
 	{ KEYWORD,	"show",		NONE,		t_show },
@@ -78,6 +87,11 @@ static const struct token t_log[] = {
 	{ ENDTOKEN,	"",		NONE,		NULL }
 };
 
+static const struct token t_import[] = {
+	{ KEYWORD_ARGS,	"istio",	IMPORT_ISTIO,	NULL },
+	{ ENDTOKEN,	"",		NONE,		NULL }
+};
+
 /* The request each action sends. */
 static const uint32_t action_msg[] = {
 	[SHOW_SUMMARY] = IMSG_CTL_SHOW_SUMMARY,
@@ -96,7 +110,9 @@ static __attribute__((noreturn)) void
 usage(void)
 {
 	fprintf(stderr, "usage: egressctl [-j] [-s socket] command "
-	    "[argument ...]\n");
+	    "[argument ...]\n"
+	    "       egressctl import istio [-o file] [-l address] [--strict] "
+	    "file ... | -\n");
 	exit(1);
 }
 
@@ -112,6 +128,8 @@ show_valid(const struct token *table, const char *prefix)
 		    prefix[0] != '\0' ? " " : "", table[i].keyword);
 		if (table[i].next != NULL)
 			show_valid(table[i].next, buf);
+		else if (table[i].type == KEYWORD_ARGS)
+			fprintf(stderr, "\t%s ...\n", buf);
 		else
 			fprintf(stderr, "\t%s\n", buf);
 	}
@@ -132,10 +150,11 @@ bad_command(const char *what, const char *word, const char *prefix,
 
 /*
  * Walk the tables with the words of the command line.  A word may be
- * shortened as long as it stays unambiguous.
+ * shortened as long as it stays unambiguous.  A KEYWORD_ARGS word ends
+ * the walk: *argsp is left at it, the rest of the line its arguments.
  */
 static int
-parse(int argc, char *argv[])
+parse(int argc, char *argv[], int *nargsp, char ***argsp)
 {
 	const struct token	*table = t_main, *match;
 	char			 prefix[128] = "";
@@ -168,6 +187,11 @@ parse(int argc, char *argv[])
 		if (prefix[0] != '\0')
 			strlcat(prefix, " ", sizeof(prefix));
 		strlcat(prefix, match->keyword, sizeof(prefix));
+		if (match->type == KEYWORD_ARGS) {
+			*nargsp = argc;
+			*argsp = argv;
+			return match->value;
+		}
 		argc--;
 		argv++;
 		if (match->next == NULL) {
@@ -263,12 +287,13 @@ main(int argc, char *argv[])
 	struct ps_msg	 m;
 	uint32_t	 version = EGD_PROTO_VERSION, flags = 0;
 	int32_t		 status;
-	char		*text = NULL, *p;
+	char		*text = NULL, *p, **args = NULL;
 	size_t		 tlen = 0;
 	ssize_t		 n;
-	int		 ch, action, s, rv, done = 0;
+	int		 ch, action, s, rv, done = 0, nargs = 0;
 
-	while ((ch = getopt(argc, argv, "js:")) != -1) {
+	/* "+": the options of a command are its own. */
+	while ((ch = getopt(argc, argv, "+js:")) != -1) {
 		switch (ch) {
 		case 'j':
 			flags |= CTL_F_JSON;
@@ -282,7 +307,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
-	action = parse(argc, argv);
+	action = parse(argc, argv, &nargs, &args);
+	if (action == IMPORT_ISTIO) {
+		if (flags & CTL_F_JSON) {
+			fprintf(stderr, "egressctl: -j: import writes "
+			    "egressd.conf text\n");
+			return 1;
+		}
+		return istio_import(nargs, args);
+	}
 
 	s = ctl_connect();
 	if (ps_buf_init(&b, s) == -1) {
