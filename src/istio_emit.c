@@ -160,6 +160,13 @@ emit_gateway(FILE *fp, const struct og_gateway *g)
 		}
 		fputc('\n', fp);
 	}
+	/*
+	 * Said outright, so that egressd -n has no warning to give: this
+	 * is what Istio's gateways do (pathWithEscapedSlashes defaults to
+	 * KEEP_UNCHANGED), and the operator may choose better.
+	 */
+	fputs("\t# as Istio: %2F and %5C reach the origin as sent\n"
+	    "\tescaped slashes keep\n", fp);
 	hosts(fp, &g->hosts);
 	fputs("}\n", fp);
 }
