@@ -94,6 +94,7 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	memset(&g, 0, sizeof(g));
 	g.gen = conf->gen;
 	g.drain_timeout = (uint32_t)conf->drain_timeout;
+	g.revoke_grace = (uint32_t)conf->revoke_grace;
 	g.max_conns = (uint32_t)conf->max_conns;
 	g.idle_timeout = (uint32_t)conf->idle_timeout;
 	g.dns_min_ttl = (uint32_t)conf->dns_min_ttl;
@@ -491,6 +492,9 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 			return -1;
 		conf->gen = g.gen;
 		conf->drain_timeout = (int)g.drain_timeout;
+		if (g.revoke_grace > 3600)
+			return -1;
+		conf->revoke_grace = (int)g.revoke_grace;
 		conf->max_conns = (int)g.max_conns;
 		conf->idle_timeout = (int)g.idle_timeout;
 		conf->dns_min_ttl = (int)g.dns_min_ttl;

@@ -54,6 +54,7 @@ conf_new(void)
 	conf->workers = 0;
 	conf->nnameservers = 0;
 	conf->drain_timeout = EGRESSD_DRAIN;
+	conf->revoke_grace = EGRESSD_REVOKEGRACE;
 	conf->max_conns = EGRESSD_MAXCONN;
 	conf->idle_timeout = EGRESSD_IDLE;
 	conf->request_timeout = EGRESSD_REQTIMEOUT;

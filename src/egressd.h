@@ -23,6 +23,7 @@
 #define EGRESSD_CHROOT		"/var/empty"
 #define EGRESSD_RESOLVER	"/etc/resolv.conf"
 #define EGRESSD_DRAIN		30	/* seconds to let connections end */
+#define EGRESSD_REVOKEGRACE	5	/* seconds a refused tunnel goes on */
 #define EGRESSD_MAXCONN		10000	/* client connections per worker */
 #define EGRESSD_IDLE		60	/* seconds a client may stay silent */
 #define EGRESSD_MAXWORKERS	64
@@ -361,6 +362,7 @@ struct egressd_conf {
 	int			 nnameservers;
 	int			 workers;	/* 0: one per CPU */
 	int			 drain_timeout;
+	int			 revoke_grace;	/* seconds, refused tunnels */
 	int			 max_conns;	/* per worker */
 	int			 idle_timeout;	/* client and tunnel silence */
 	int			 request_timeout; /* a whole request head: 408 */

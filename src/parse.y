@@ -309,6 +309,7 @@ static struct {
 %token	CHECK OFF
 %token	CERT CLIENT IDENTITY KEY OPTIONAL
 %token	DECODE ESCAPED KEEP MERGE REJECT SLASHES
+%token	GRACE REVOKE
 %token	ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
@@ -373,6 +374,10 @@ global		: USER STRING			{
 		}
 		| DRAIN TIMEOUT NUMBER		{
 			set_number(&@3, "drain timeout", &conf->drain_timeout,
+			    $3, 0, 3600);
+		}
+		| REVOKE GRACE NUMBER		{
+			set_number(&@3, "revoke grace", &conf->revoke_grace,
 			    $3, 0, 3600);
 		}
 		| IDLE TIMEOUT NUMBER		{
@@ -1215,6 +1220,7 @@ static const struct keyword {
 	{ "forward",		FORWARD },
 	{ "from",		FROM },
 	{ "gateway",		GATEWAY },
+	{ "grace",		GRACE },
 	{ "group",		GROUP },
 	{ "header",		HEADER },
 	{ "headers",		HEADERS },
@@ -1257,6 +1263,7 @@ static const struct keyword {
 	{ "resolution",		RESOLUTION },
 	{ "resolver",		RESOLVER },
 	{ "retries",		RETRIES },
+	{ "revoke",		REVOKE },
 	{ "rewrite",		REWRITE },
 	{ "route",		ROUTE },
 	{ "sd-id",		SDID },

@@ -150,6 +150,7 @@ print_global(FILE *fp, const struct egressd_conf *conf)
 		fprintf(fp, " port %u\n", port);
 	}
 	fprintf(fp, "drain timeout %d\n", conf->drain_timeout);
+	fprintf(fp, "revoke grace %d\n", conf->revoke_grace);
 	fprintf(fp, "idle timeout %d\n", conf->idle_timeout);
 	fprintf(fp, "request timeout %d\n", conf->request_timeout);
 	fprintf(fp, "connect timeout %d\n", conf->connect_timeout);

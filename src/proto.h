@@ -122,6 +122,7 @@ struct msg_conf_global {
 	uint32_t	 limits[8];	/* struct egd_limits, in order */
 	char		 hostname[256];	/* for audit records */
 	int32_t		 default_ca;	/* CA bundle of https ports, -1: none */
+	uint32_t	 revoke_grace;	/* seconds */
 };
 
 /*
