@@ -59,6 +59,7 @@ static const char *const audit_reasons[AR_MAX] = {
 	[AR_SNI_MISMATCH] = "sni_mismatch",
 	[AR_IDENTITY_DENIED] = "identity_denied",
 	[AR_CLIENT_TLS_FAILED] = "client_tls_failed",
+	[AR_REVOKED] = "revoked",
 };
 
 static const char *const audit_events[] = { "REQUEST", "TUNNEL", "DENY" };
@@ -283,6 +284,10 @@ audit_emit(const struct audit_rec *r)
 	ab_str(&o, "reason", audit_reason_name(r->reason));
 	if (r->decision == ADEC_REPORT)
 		ab_str(&o, "would", audit_reason_name(r->would));
+	if (r->generation != 0) {
+		ab_num(&o, "generation", r->generation);
+		ab_str(&o, "revoked_by", r->revoked_by);
+	}
 	if (r->client != NULL) {
 		ab_str(&o, "client", egd_addr_ntop(r->client, addr,
 		    sizeof(addr)));

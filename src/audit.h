@@ -59,6 +59,7 @@ enum audit_reason {
 	AR_SNI_MISMATCH,	/* a tunnel's hello names another host */
 	AR_IDENTITY_DENIED,	/* client identity not in "from identity" */
 	AR_CLIENT_TLS_FAILED,	/* https listener: the handshake failed */
+	AR_REVOKED,		/* a tunnel a later generation refused */
 	AR_MAX
 };
 
@@ -97,6 +98,8 @@ struct audit_rec {
 	const char		*tls_verify;	/* "ok" or the error */
 	int			 tls_resumed;
 	int			 tls_ms;	/* -1: none */
+	uint32_t		 generation;	/* revoked: the one refusing */
+	const char		*revoked_by;	/* revoked: its reason */
 };
 
 #define AUDIT_MAX	4096	/* bytes of one RFC 5424 record */

@@ -587,6 +587,9 @@ void			 status_pool_idle(int);
 void			 status_audit_dropped(uint64_t);
 void			 status_admin_refused(void);
 void			 status_worker_gen(uint32_t);
+struct st_gen_count;
+void			 status_gens(const struct st_gen_count *, int,
+			    uint32_t, uint32_t);
 int			 status_svc_find(const char *);
 
 /* parent_control.c: the metrics listener and the control socket */

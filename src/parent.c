@@ -295,8 +295,9 @@ parent_send_conf(struct child *c)
 			ml.client_optional = (uint32_t)l->client_optional;
 			ml.minver = (uint32_t)l->minver;
 			strlcpy(ml.ciphers, l->ciphers, sizeof(ml.ciphers));
-			if (c->instance >= l->nfds ||
-			    (fd = dup(l->fds[c->instance])) == -1)
+			/* A retiring worker only needs to know the socket. */
+			if (l->nfds < 1 || (fd = dup(l->fds[c->instance <
+			    l->nfds ? c->instance : 0])) == -1)
 				fatal("listener socket for worker %d",
 				    c->instance);
 			ps_chan_compose(c->chan, IMSG_CONF_LISTENER, 0, fd,
@@ -675,7 +676,11 @@ parent_reload(void)
 	p.conf = conf;
 	conf_free(old);		/* closes the sockets not carried over */
 
-	/* Workers: more are started, surplus ones drain and leave. */
+	/*
+	 * Workers: more are started, surplus ones drain and leave.  Those
+	 * draining get the new generation too, after the shutdown (so they
+	 * accept nothing with it): their tunnels are decided again.
+	 */
 	n = conf_workers(conf);
 	for (i = n; i < p.nworkers; i++) {
 		p.workers[i].retiring = 1;
@@ -683,6 +688,9 @@ parent_reload(void)
 			ps_chan_compose(p.workers[i].chan, IMSG_SHUTDOWN, 0,
 			    -1, NULL, 0);
 	}
+	for (i = n; i < EGRESSD_MAXWORKERS; i++)
+		if (p.workers[i].retiring && p.workers[i].chan != NULL)
+			parent_send_conf(&p.workers[i]);
 	for (i = 0; i < n && i < p.nworkers; i++)
 		if (p.workers[i].chan != NULL)
 			parent_send_conf(&p.workers[i]);

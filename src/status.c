@@ -153,6 +153,7 @@ status_recv(struct ps_msg *m, int role, int instance)
 		st_dropbase = atomic_load(&st->workers[st_me].audit_dropped);
 		SET(st->workers[st_me].pool_idle, 0);
 		SET(st->workers[st_me].gen, 0);
+		status_gens(NULL, 0, 0, 0);
 	} else if (role == ROLE_HELPER) {
 		st_dnsbase[0] = atomic_load(&st->helper.queries);
 		st_dnsbase[1] = atomic_load(&st->helper.hits);
@@ -280,6 +281,8 @@ status_count(const struct audit_rec *r)
 	if (r->decision == ADEC_DENY && r->reason >= 0 &&
 	    r->reason < ST_NREASON)
 		ADD(w->denials[r->reason], 1);
+	if (r->decision == ADEC_DENY && r->reason == AR_REVOKED)
+		ADD(w->revoked, 1);
 	ADD(w->bytes_in, r->bytes_in);
 	ADD(w->bytes_out, r->bytes_out);
 	ms = r->total_ms > 0 ? r->total_ms : 0;
@@ -320,4 +323,28 @@ status_worker_gen(uint32_t gen)
 {
 	if (st != NULL && st_me != -1)
 		SET(st->workers[st_me].gen, gen);
+}
+
+/*
+ * The worker's connections by generation: n cells (newest first, at
+ * most ST_NGEN; the rest are cleared) and the sums of the generations
+ * beyond them.
+ */
+void
+status_gens(const struct st_gen_count *g, int n, uint32_t more_conns,
+    uint32_t more_tunnels)
+{
+	struct st_worker	*w;
+	int			 i;
+
+	if (st == NULL || st_me == -1)
+		return;
+	w = &st->workers[st_me];
+	for (i = 0; i < ST_NGEN; i++) {
+		SET(w->gens[i].gen, i < n ? g[i].gen : 0);
+		SET(w->gens[i].conns, i < n ? g[i].conns : 0);
+		SET(w->gens[i].tunnels, i < n ? g[i].tunnels : 0);
+	}
+	SET(w->gen_more_conns, more_conns);
+	SET(w->gen_more_tunnels, more_tunnels);
 }

@@ -30,8 +30,9 @@
 #define ST_NSVCIDX	(ST_NSVC + 2)
 #define ST_NDEC		3		/* enum audit_decision */
 #define ST_NCLASS	6		/* no status, 1xx .. 5xx */
-#define ST_NREASON	32		/* >= AR_MAX, checked in status.c */
+#define ST_NREASON	40		/* >= AR_MAX, checked in status.c */
 #define ST_NBUCKET	14		/* latency buckets, +Inf last */
+#define ST_NGEN		8		/* generations a worker shows */
 
 /* Upper bounds of the latency buckets, in ms; the last is +Inf. */
 #define ST_BUCKETS_MS	{ 5, 10, 25, 50, 100, 250, 500, 1000, 2500, \
@@ -82,6 +83,21 @@ struct st_svc {
 };
 
 /*
+ * The client connections a worker holds under one configuration
+ * generation (gen 0: a free cell), and how many of them are tunnels.
+ */
+struct st_gen {
+	_Atomic uint32_t	 gen;
+	_Atomic uint32_t	 conns;
+	_Atomic uint32_t	 tunnels;
+};
+
+/* The same, as a worker hands it to status_gens(). */
+struct st_gen_count {
+	uint32_t		 gen, conns, tunnels;
+};
+
+/*
  * Written by worker i only.  Counters live as long as the daemon (a
  * respawned worker adds to its predecessor's, so that sums never go
  * down); gauges are zeroed by the respawn, as limits.c does.
@@ -96,9 +112,13 @@ struct st_worker {
 	_Atomic uint64_t	 dur_count;
 	_Atomic uint64_t	 audit_dropped;
 	_Atomic uint64_t	 admin_refused;	/* control peers turned away */
+	_Atomic uint64_t	 revoked;	/* tunnels a reload closed */
 	/* gauges */
 	_Atomic uint32_t	 pool_idle;
 	_Atomic uint32_t	 gen;		/* generation in force */
+	struct st_gen		 gens[ST_NGEN];	/* newest first */
+	_Atomic uint32_t	 gen_more_conns;	/* of generations */
+	_Atomic uint32_t	 gen_more_tunnels;	/* beyond gens[] */
 };
 
 struct status_shm {

@@ -7,8 +7,11 @@
  * shutdown) and the helper (DNS, key operations).
  *
  * Configuration generations: every connection holds a reference to the
- * generation it was accepted under and keeps it until it ends, so a reload
- * never changes the rules under a connection in flight.
+ * generation its request in flight (or its tunnel) was decided under;
+ * a generation is freed when the last of them lets go of it and it is
+ * no longer the one in force.  What a reload does to each connection
+ * (the next request under the new generation, tunnels decided again and
+ * revoked) is worker_gen.c's.
  */
 #include "config.h"
 
@@ -30,6 +33,7 @@
 #include <event2/event.h>
 
 #include "worker.h"
+#include "status.h"
 
 struct event_base	*worker_base;
 int			 worker_instance;
@@ -43,6 +47,7 @@ static struct {
 	int			 started;	/* first generation in force */
 	int			 stopping;
 	struct wconf		*cur, *pending;
+	TAILQ_HEAD(, wconf)	 gens;		/* live, newest first */
 	unsigned int		 nconns;
 	int			 paused;	/* accept paused: at the limit */
 	struct event		*resume_ev;
@@ -66,7 +71,6 @@ static void	 worker_parent_closed(struct ps_chan *, const char *);
 static void	 worker_helper_closed(struct ps_chan *, const char *);
 static void	 worker_listen(struct wconf *);
 static void	 worker_accept_cb(int, short, void *);
-static void	 wconf_unref(struct wconf *);
 
 #define CONF_ROW(t, s)	{ (t), sizeof(s), sizeof(s), PS_FD_NONE, 0, 0, \
 			    worker_dispatch_conf }
@@ -170,6 +174,8 @@ worker_main(struct egressd_opts *opts)
 	/* OpenSSL reads its configuration and providers here, not later. */
 	orig_init();
 	wkey_init();
+
+	TAILQ_INIT(&w.gens);
 
 	/* 1. Identity and configuration from the parent. */
 	if (ps_buf_init(&w.startbuf, PS_PARENT_FD) == -1)
@@ -289,13 +295,45 @@ wconf_free(struct wconf *wc)
 	free(wc);
 }
 
-static void
+void
 wconf_unref(struct wconf *wc)
 {
 	if (--wc->refcnt == 0) {
 		log_debug("generation %u released", wc->gen);
+		TAILQ_REMOVE(&w.gens, wc, entry);
 		wconf_free(wc);
+		worker_gens_publish();
 	}
+}
+
+/* The generation in force: new requests are decided by it. */
+struct wconf *
+worker_conf(void)
+{
+	return w.cur;
+}
+
+/* Connections and tunnels by generation, into the status segment. */
+void
+worker_gens_publish(void)
+{
+	struct st_gen_count	 g[ST_NGEN];
+	struct wconf		*wc;
+	uint32_t		 mc = 0, mt = 0;
+	int			 n = 0;
+
+	TAILQ_FOREACH(wc, &w.gens, entry) {
+		if (n < ST_NGEN) {
+			g[n].gen = wc->gen;
+			g[n].conns = (uint32_t)wc->nconns;
+			g[n].tunnels = (uint32_t)wc->ntunnels;
+			n++;
+		} else {
+			mc += (uint32_t)wc->nconns;
+			mt += (uint32_t)wc->ntunnels;
+		}
+	}
+	status_gens(g, n, mc, mt);
 }
 
 static void
@@ -395,6 +433,7 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 		    gen);
 	TAILQ_FOREACH(l, &wc->listeners, entry) {
 		l->gw = policy_gateway(wc->conf, l->m.gateway);
+		gen_listener_id(wc->conf, l);
 		if (l->m.proto == PROTO_HTTPS)
 			term_ctx_build(wc->conf, l);
 	}
@@ -406,11 +445,13 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 	w.cur = wc;
 	w.pending = NULL;
 	w.cur->refcnt = 1;	/* held as the current generation */
+	TAILQ_INSERT_HEAD(&w.gens, wc, entry);
 	wctl_conf_end(wc->conf, gen, w.started && !w.stopping);
 	if (old != NULL) {
 		worker_unlisten(old);
 		wconf_unref(old);
 	}
+	worker_gens_publish();
 	if (!w.started) {
 		w.started = 1;	/* the start-up path goes on from here */
 		return;
@@ -421,6 +462,7 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 		worker_listen(w.cur);
 	else
 		worker_unlisten(w.cur);
+	gen_reload(w.cur);	/* what it means for open connections */
 	ps_chan_compose(w.parent, IMSG_READY, 0, -1, &gen, sizeof(gen));
 	log_debug("generation %u in force", gen);
 }
@@ -432,6 +474,7 @@ worker_maybe_exit(void)
 		log_debug("drained, exiting");
 		relay_pool_flush();
 		waudit_flush();
+		status_gens(NULL, 0, 0, 0);
 		ps_flush_blocking(&w.parent->buf);
 		exit(0);
 	}
@@ -552,7 +595,12 @@ worker_conn_gone(struct hconn *hc)
 	if (hc->tunnel_counted)
 		limits_tunnel_close(hc->lim_tunnel);
 	limits_conn_close(hc->lim_conn);
+	gen_conn_gone(hc);
+	hc->wc->nconns--;
+	if (hc->tunnel_open)
+		hc->wc->ntunnels--;
 	wconf_unref(hc->wc);
+	worker_gens_publish();
 	w.nconns--;
 	if (w.paused && w.nconns < (unsigned)w.cur->conf->max_conns)
 		worker_pause(0);
@@ -631,10 +679,13 @@ worker_accept_cb(int fd, short ev, void *arg)
 		/* Counted first: http_close() undoes it all. */
 		w.nconns++;
 		l->wc->refcnt++;
+		l->wc->nconns++;
 		if (http_accept(l, s, (struct sockaddr *)&ss, slot) == -1) {
 			w.nconns--;
 			l->wc->refcnt--;
+			l->wc->nconns--;
 			limits_conn_close(slot);
 		}
+		worker_gens_publish();
 	}
 }

@@ -23,8 +23,11 @@ struct event;
 
 /* A configuration generation as the worker holds it. */
 struct wconf {
+	TAILQ_ENTRY(wconf)	 entry;		/* live ones, newest first */
 	uint32_t		 gen;
 	int			 refcnt;	/* connections, +1 if current */
+	int			 nconns;	/* client connections held */
+	int			 ntunnels;	/* of which tunnels */
 	struct egressd_conf	*conf;
 	TAILQ_HEAD(, wlistener)	 listeners;
 	uint32_t		*rr;		/* round robin, per service id */
@@ -39,6 +42,7 @@ struct wlistener {
 	struct wconf		*wc;
 	const struct gateway	*gw;
 	void			*ctx;		/* https: SSL_CTX, or NULL */
+	uint8_t			 tlsid[32];	/* https: its TLS settings */
 };
 
 /* One parsed header line, as offsets into its head's arena. */
@@ -142,6 +146,13 @@ struct hconn {
 	int			 sni_pending;	/* hello not yet checked */
 	struct hterm		*term;		/* https listener, or NULL */
 	struct xwrite		*xw;		/* plain: written first */
+	/* worker_gen.c: generations and revocation */
+	int			 tunnel_open;	/* counted as a tunnel */
+	uint32_t		 checked;	/* last generation to decide */
+	uint32_t		 revoked;	/* generation refusing it, 0 */
+	const char		*revoked_by;	/* and its reason */
+	struct timeval		 revoke_at;	/* closed then */
+	struct event		*revoke_ev;
 };
 
 struct upstream {
@@ -176,6 +187,9 @@ struct upstream {
 /* worker.c */
 extern struct event_base	*worker_base;
 extern int			 worker_instance;
+struct wconf	*worker_conf(void);
+void		 wconf_unref(struct wconf *);
+void		 worker_gens_publish(void);
 void		 worker_conn_gone(struct hconn *);
 uint32_t	 worker_random(void);
 uint64_t	 worker_next_id(void);
@@ -200,6 +214,7 @@ void		 http_dns_cb(void *, int, const struct egd_addr *, int,
 void		 http_resolved(struct hconn *);
 void		 http_route(struct hconn *);
 void		 http_drop(struct hconn *, int);
+void		 http_foreach(void (*)(struct hconn *, void *), void *);
 int		 hhead_alloc(struct hhead *, uint32_t, int);
 int		 hhead_add(struct hhead *, int, const char *, size_t);
 int		 hhead_folded(const struct hhead *, const char *);
@@ -223,6 +238,14 @@ void		 xio_fill(struct bufferevent *);
 struct xwrite	*xw_new(struct bufferevent *);
 void		 xw_free(struct xwrite *);
 void		 xw_idle(struct xwrite *);
+
+/* worker_gen.c: generations on live connections, revocation */
+void		 gen_listener_id(const struct egressd_conf *,
+		    struct wlistener *);
+int		 gen_rebind(struct hconn *);
+void		 gen_reload(struct wconf *);
+void		 gen_tunnel_open(struct hconn *);
+void		 gen_conn_gone(struct hconn *);
 
 /* worker_tls.c */
 int		 tls_client_hello(const uint8_t *, size_t, char *, size_t,

@@ -45,6 +45,7 @@
 #define ADMIN_TIMEOUT	10	/* seconds a metrics client gets */
 #define CTL_TIMEOUT	30	/* seconds for a whole control exchange */
 #define CTL_CHUNK	16384	/* bytes of text in one IMSG_CTL_TEXT */
+#define AGG_NGEN	32	/* generations shown, newest first */
 
 #define LD(x)		atomic_load_explicit(&(x), memory_order_relaxed)
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -100,9 +101,13 @@ struct agg {
 	uint64_t	 denials[ST_NREASON];
 	uint64_t	 hist[ST_NBUCKET];
 	uint64_t	 bytes_in, bytes_out, dur_ms, dur_count;
-	uint64_t	 audit_dropped, refused, pool_idle;
+	uint64_t	 audit_dropped, refused, pool_idle, revoked;
 	char		 names[ST_NSVC][EGD_NAME_MAX];
 	int		 named[ST_NSVC];
+	/* Connections by generation, newest first, and beyond those. */
+	struct st_gen_count gens[AGG_NGEN];
+	int		 ngens;
+	uint32_t	 more_conns, more_tunnels;
 };
 static struct agg	 agg;
 
@@ -422,6 +427,48 @@ static const char *const class_names[ST_NCLASS] = {
 	"none", "1xx", "2xx", "3xx", "4xx", "5xx"
 };
 
+/*
+ * A running worker's connections by generation into agg.gens, kept in
+ * order, newest first; what does not fit is summed with the rest.
+ */
+static void
+agg_gens(const struct st_worker *w)
+{
+	struct st_gen_count	 c;
+	int			 i, j;
+
+	agg.more_conns += LD(w->gen_more_conns);
+	agg.more_tunnels += LD(w->gen_more_tunnels);
+	for (i = 0; i < ST_NGEN; i++) {
+		c.gen = LD(w->gens[i].gen);
+		c.conns = LD(w->gens[i].conns);
+		c.tunnels = LD(w->gens[i].tunnels);
+		if (c.gen == 0)
+			continue;
+		for (j = 0; j < agg.ngens && agg.gens[j].gen > c.gen; j++)
+			;
+		if (j < agg.ngens && agg.gens[j].gen == c.gen) {
+			agg.gens[j].conns += c.conns;
+			agg.gens[j].tunnels += c.tunnels;
+			continue;
+		}
+		if (j == AGG_NGEN) {
+			agg.more_conns += c.conns;
+			agg.more_tunnels += c.tunnels;
+			continue;
+		}
+		if (agg.ngens == AGG_NGEN) {
+			agg.more_conns += agg.gens[AGG_NGEN - 1].conns;
+			agg.more_tunnels += agg.gens[AGG_NGEN - 1].tunnels;
+			agg.ngens--;
+		}
+		memmove(&agg.gens[j + 1], &agg.gens[j],
+		    (size_t)(agg.ngens - j) * sizeof(agg.gens[0]));
+		agg.gens[j] = c;
+		agg.ngens++;
+	}
+}
+
 static void
 agg_collect(void)
 {
@@ -461,6 +508,9 @@ agg_collect(void)
 		agg.audit_dropped += LD(w->audit_dropped);
 		agg.refused += LD(w->admin_refused);
 		agg.pool_idle += LD(w->pool_idle);
+		agg.revoked += LD(w->revoked);
+		if (LD(s->parent.workers[k].pid) > 0)
+			agg_gens(w);
 	}
 	/*
 	 * Names beyond the table count as "other", and so does a slot
@@ -592,6 +642,29 @@ metrics_render(struct evbuffer *b)
 	    "Client connections open, all workers.", conns);
 	met_one(b, "egressd_tunnels_active", "gauge",
 	    "Tunnels open (CONNECT, websocket), all workers.", tunnels);
+	met_head(b, "egressd_generation_connections", "gauge",
+	    "Client connections by the configuration generation their "
+	    "request or tunnel was decided under.");
+	for (i = 0; i < agg.ngens; i++)
+		evbuffer_add_printf(b, "egressd_generation_connections{"
+		    "generation=\"%u\"} %u\n", agg.gens[i].gen,
+		    agg.gens[i].conns);
+	if (agg.more_conns > 0)
+		evbuffer_add_printf(b, "egressd_generation_connections{"
+		    "generation=\"older\"} %u\n", agg.more_conns);
+	met_head(b, "egressd_generation_tunnels", "gauge",
+	    "Tunnels (CONNECT, passthrough, websocket) by the generation "
+	    "they were opened under.");
+	for (i = 0; i < agg.ngens; i++)
+		evbuffer_add_printf(b, "egressd_generation_tunnels{"
+		    "generation=\"%u\"} %u\n", agg.gens[i].gen,
+		    agg.gens[i].tunnels);
+	if (agg.more_tunnels > 0)
+		evbuffer_add_printf(b, "egressd_generation_tunnels{"
+		    "generation=\"older\"} %u\n", agg.more_tunnels);
+	met_one(b, "egressd_revocations_total", "counter",
+	    "Tunnels a reload refused and closed (audit reason revoked).",
+	    agg.revoked);
 	met_head(b, "egressd_bytes_total", "counter",
 	    "Bytes from clients (in) and to clients (out).");
 	evbuffer_add_printf(b, "egressd_bytes_total{direction=\"in\"} %llu\n"
@@ -811,6 +884,36 @@ met_new(int s)
 
 /* ---- egressctl: the answers -------------------------------------------- */
 
+/*
+ * Connections and tunnels by the generation they are decided under
+ * (agg_collect() first): as a JSON array, or a line each.
+ */
+static void
+show_gens(struct evbuffer *b, int json)
+{
+	int	i;
+
+	if (json) {
+		evbuffer_add(b, "[", 1);
+		for (i = 0; i < agg.ngens; i++)
+			evbuffer_add_printf(b, "%s{\"generation\":%u,"
+			    "\"connections\":%u,\"tunnels\":%u}", i ? "," : "",
+			    agg.gens[i].gen, agg.gens[i].conns,
+			    agg.gens[i].tunnels);
+		evbuffer_add_printf(b, "],\"older_generations\":{"
+		    "\"connections\":%u,\"tunnels\":%u}", agg.more_conns,
+		    agg.more_tunnels);
+		return;
+	}
+	for (i = 0; i < agg.ngens; i++)
+		evbuffer_add_printf(b, "generation %u: %u connections, %u "
+		    "tunnels\n", agg.gens[i].gen, agg.gens[i].conns,
+		    agg.gens[i].tunnels);
+	if (agg.more_conns > 0)
+		evbuffer_add_printf(b, "older generations: %u connections, "
+		    "%u tunnels\n", agg.more_conns, agg.more_tunnels);
+}
+
 static void
 show_summary(struct evbuffer *b, int json)
 {
@@ -839,7 +942,8 @@ show_summary(struct evbuffer *b, int json)
 		    "\"report\":%llu},\"bytes\":{\"in\":%llu,\"out\":%llu},"
 		    "\"dns\":{\"queries\":%llu,\"hits\":%llu,\"misses\":%llu,"
 		    "\"failures\":%llu,\"entries\":%llu},"
-		    "\"audit_dropped\":%llu,\"answered_by\":%d}\n",
+		    "\"audit_dropped\":%llu,\"revocations\":%llu,"
+		    "\"generations\":",
 		    LD(s->parent.pid), (long long)LD(s->parent.started),
 		    (long long)(now - LD(s->parent.started)), LD(s->parent.gen),
 		    LD(s->parent.reload_ok) ? "true" : "false",
@@ -857,7 +961,11 @@ show_summary(struct evbuffer *b, int json)
 		    (unsigned long long)LD(s->helper.misses),
 		    (unsigned long long)LD(s->helper.failures),
 		    (unsigned long long)LD(s->helper.entries),
-		    (unsigned long long)agg.audit_dropped, worker_instance);
+		    (unsigned long long)agg.audit_dropped,
+		    (unsigned long long)agg.revoked);
+		show_gens(b, 1);
+		evbuffer_add_printf(b, ",\"answered_by\":%d}\n",
+		    worker_instance);
 		return;
 	}
 	evbuffer_add_printf(b, "egressd pid %d, up ", LD(s->parent.pid));
@@ -875,7 +983,8 @@ show_summary(struct evbuffer *b, int json)
 	    "bytes %llu in, %llu out\n"
 	    "dns %llu queries, %llu cache hits, %llu misses, %llu failures, "
 	    "%llu names cached\n"
-	    "audit records dropped %llu\n", LD(s->parent.reloads),
+	    "audit records dropped %llu\ntunnels revoked %llu\n",
+	    LD(s->parent.reloads),
 	    LD(s->parent.reload_failures), running, n, restarts_total(),
 	    LD(s->parent.helper.pid), LD(s->parent.helper.restarts),
 	    LD(s->parent.verbose) ? "verbose" : "brief", conns, tunnels,
@@ -888,7 +997,9 @@ show_summary(struct evbuffer *b, int json)
 	    (unsigned long long)LD(s->helper.misses),
 	    (unsigned long long)LD(s->helper.failures),
 	    (unsigned long long)LD(s->helper.entries),
-	    (unsigned long long)agg.audit_dropped);
+	    (unsigned long long)agg.audit_dropped,
+	    (unsigned long long)agg.revoked);
+	show_gens(b, 0);
 }
 
 static void

@@ -1026,6 +1026,13 @@ http_decide(struct hconn *hc)
 		http_deny(hc, 400, AR_BAD_REQUEST, "only websocket upgrades");
 		return;
 	}
+	/* Decided by the generation in force (worker_gen.c). */
+	if (gen_rebind(hc) == -1) {
+		hc->keepalive = 0;
+		http_deny(hc, 503, AR_SHUTTING_DOWN, "listener removed");
+		return;
+	}
+	conf = hc->wc->conf;
 	if (worker_rate_limited(hc)) {
 		http_deny(hc, 429, AR_RATE_LIMITED, "rate limit");
 		return;
@@ -1297,6 +1304,17 @@ http_deny(struct hconn *hc, int status, int reason, const char *text)
 	    audit_reason_name(reason), text ? ": " : "", text ? text : "");
 	if (blen < 0 || (size_t)blen >= sizeof(body))
 		blen = (int)sizeof(body) - 1;
+	/*
+	 * A request without a body is whole with its head: the parser
+	 * ends it here, and the connection may carry the next one.
+	 */
+	if (hc->state == HS_DECIDE && !hc->req_done && !hc->has_body &&
+	    !hc->upgrade && !hc->paused && llhttp_execute(&hc->parser, "",
+	    0) == HPE_PAUSED && hc->paused == HCB_DONE) {
+		hc->paused = 0;
+		llhttp_resume(&hc->parser);
+		hc->req_done = 1;
+	}
 	close_after = hc->state == HS_HEAD || !hc->req_done ||
 	    !hc->keepalive || hc->upgrade;
 	before = evbuffer_get_length(out);
@@ -1342,6 +1360,10 @@ http_audit(struct hconn *hc, int reason, int denied)
 {
 	struct audit_rec	 r;
 
+	if (hc->revoked != 0) {		/* a reload refused the tunnel */
+		denied = 1;
+		reason = AR_REVOKED;
+	}
 	memset(&r, 0, sizeof(r));
 	if (hc->id == 0)
 		hc->id = worker_next_id();
@@ -1393,6 +1415,8 @@ http_audit(struct hconn *hc, int reason, int denied)
 		r.tls_ms = hc->tls_ms;
 	}
 	r.total_ms = ms_since(&hc->t_start);
+	r.generation = hc->revoked;
+	r.revoked_by = hc->revoked_by;
 	audit_emit(&r);
 	status_count(&r);
 	hc->audited = 1;
@@ -1414,6 +1438,10 @@ http_request_end(struct hconn *hc)
 		bufferevent_disable(hc->bev, EV_READ);
 		if (evbuffer_get_length(bufferevent_get_output(hc->bev)) == 0)
 			http_close(hc, 0);
+		return;
+	}
+	if (gen_rebind(hc) == -1) {	/* a reload took its listener */
+		http_close(hc, 0);
 		return;
 	}
 	/* Ready for the next one, which may already be buffered. */
@@ -1631,6 +1659,18 @@ http_response_done(struct hconn *hc)
 	}
 	if (hc->req_done || !hc->keepalive)
 		http_request_end(hc);
+}
+
+/* f on every client connection; f may close the one it is given. */
+void
+http_foreach(void (*f)(struct hconn *, void *), void *arg)
+{
+	struct hconn	*hc, *next;
+
+	for (hc = TAILQ_FIRST(&hconns); hc != NULL; hc = next) {
+		next = TAILQ_NEXT(hc, entry);
+		f(hc, arg);
+	}
 }
 
 /* Stop accepting requests on every connection: shutting down. */

@@ -937,6 +937,8 @@ relay_tunnel(struct hconn *hc)
 		http_close(hc, AR_UPSTREAM_RESET);
 		return;
 	}
+	if (!hc->tunnel_open)
+		gen_tunnel_open(hc);	/* counted; decided again if late */
 	/* Client bytes wait while their ClientHello is checked. */
 	if (!hc->tunnel_eof[1] && !hc->sni_pending)
 		hc->bytes_in += tunnel_move(hc->bev, up->bev);

@@ -8,8 +8,10 @@ arrived nowhere.  It stops by itself after SECONDS.
 Paths: /small (200, "hello\n"), /big?n=N (N bytes), /chunked (a chunked
 body), /close (HTTP/1.0-style body ended by close), /status/NNN, /echo
 (the request body back), /slow?ms=N (answers after N ms), /headers (the
-request head back as the body), /ws (101 then echoes bytes)."""
-import json, socket, sys, threading, time
+request head back as the body), /ws (101 then echoes bytes).  With
+?gate=FILE, any path is answered only once FILE exists (at most 30 s
+later): a test holds a request in flight for as long as it needs."""
+import json, os, socket, sys, threading, time
 from urllib.parse import urlsplit, parse_qs
 
 addr, port, logpath, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
@@ -71,6 +73,10 @@ def handle(conn):
                  "headers": headers, "head": head, "body_len": len(body),
                  "body": body[:200].decode("latin-1")})
             p = u.path
+            if "gate" in q:
+                end = time.time() + 30
+                while not os.path.exists(q["gate"][0]) and time.time() < end:
+                    time.sleep(0.02)
             if p == "/small":
                 respond(conn, 200, b"hello\n", b"Content-Type: text/plain\r\n")
             elif p == "/big":

@@ -1,7 +1,9 @@
 # Reload: a broken file changes nothing and the old listener keeps
 # serving; a new port is served after SIGHUP and a removed one is closed;
-# a connection accepted before a reload finishes; a listener present in
-# both configurations refuses no connection while reloads happen.
+# a request begun before the reload on the removed port is answered (503,
+# shutting_down); a listener present in both configurations refuses no
+# connection while reloads happen.  What a reload does to the policy of
+# open connections and tunnels is regress/e2e/revoke.sh's.
 . "$SRCDIR/regress/e2e/common.sh"
 
 P1=$(free_port)
@@ -47,7 +49,9 @@ ok $([ "$(http_status "http://127.0.0.1:$P2/")" = 403 ]; echo $?) "the new port 
 ok $([ "$(http_status "http://127.0.0.1:$P1/")" = 000 ]; echo $?) "the dropped port refuses connections"
 touch "$T/go"
 wait "$SLOW"
-ok $(grep -q '^HTTP/1.1 403' "$T/slow.out"; echo $?) "a connection accepted before the reload still gets its answer ($(cat "$T/slow.out"))"
+ok $(grep -q '^HTTP/1.1 503' "$T/slow.out"; echo $?) "a request begun on a listener the reload removed gets an answer ($(cat "$T/slow.out"))"
+ok $([ "$(audit_get count _msgid=DENY reason=shutting_down status=503 method=GET)" = 1 ]; echo $?) \
+    "it is recorded: shutting_down"
 ok $(wait_for 30 log_has "worker [01]: wconf_unref: generation 1 released"; echo $?) \
     "the old generation is freed once its last connection ends"
 
