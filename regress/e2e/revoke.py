@@ -5,6 +5,9 @@ drives the reloads; files synchronise (READY: the client is where the
 test wants it; GO/STOP: the shell did its part).  Every wait is bounded.
 
   echo ADDR PORT SECONDS READY          TCP echo server
+  https ADDR PORT CERT KEY SECONDS READY
+                                        HTTPS origin: 200 "hello" to
+                                        any request, keep-alive
   keep PORT HOSTA HOSTB READY GO        one keep-alive connection: a
                                         request, then (after GO) three
                                         for HOSTA and one for HOSTB
@@ -16,6 +19,13 @@ test wants it; GO/STOP: the shell did its part).  Every wait is bounded.
                                         then random bytes both ways,
                                         checksummed, until STOP or the
                                         close; OUT.progress: bytes back
+                                        "tls:NAME" for TLS passthrough
+                                        (a real ClientHello for NAME)
+  tlskeep PORT HOST CERT KEY READY GO OUT
+                                        a keep-alive connection over
+                                        TLS with a client certificate:
+                                        a request; after GO another;
+                                        after GO2 wait for the close
   many PORT TARGET N READY OUT          N CONNECT tunnels, held until
                                         all are closed
   idle PORT HOST READY OUT              a request, then wait for the
@@ -25,7 +35,7 @@ test wants it; GO/STOP: the shell did its part).  Every wait is bounded.
                                         OUT.progress: requests so far
 
 HOST is host:port of the origin, asked for in absolute-form."""
-import hashlib, json, os, socket, sys, threading, time
+import hashlib, json, os, socket, ssl, sys, threading, time
 
 def touch(path):
     open(path, "w").close()
@@ -94,6 +104,40 @@ def cmd_echo(addr, port, seconds, ready):
         c.settimeout(float(seconds))
         threading.Thread(target=serve, args=(c,), daemon=True).start()
 
+def cmd_https(addr, port, cert, key, seconds, ready):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(64)
+    srv.settimeout(0.5)
+
+    def serve(c):
+        try:
+            c = ctx.wrap_socket(c, server_side=True)
+            f = c.makefile("rb")
+            while True:
+                line = f.readline(65537)
+                if not line:
+                    break
+                while f.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n"
+                          b"hello\n")
+        except (OSError, ssl.SSLError):
+            pass
+        c.close()
+    touch(ready)
+    end = time.time() + float(seconds)
+    while time.time() < end:
+        try:
+            c, _ = srv.accept()
+        except socket.timeout:
+            continue
+        c.settimeout(30)
+        threading.Thread(target=serve, args=(c,), daemon=True).start()
+
 def cmd_keep(port, hosta, hostb, ready, go):
     s = connect(int(port))
     f = s.makefile("rb")
@@ -121,8 +165,23 @@ def cmd_inflight(port, host, gate, ready):
     print("first", show(read_response(f)))
     print("second", show(read_response(f)))
 
+def client_hello(name):
+    """The bytes of a real ClientHello for name."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=name)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
 def open_tunnel(port, target):
     s = connect(int(port))
+    if target.startswith("tls:"):
+        return s, "-", client_hello(target[4:])
     f = s.makefile("rb")
     if target.startswith("ws:"):
         _, name, port, path = target.split(":", 3)
@@ -137,11 +196,11 @@ def open_tunnel(port, target):
         want = 200
     r = read_response(f)
     if r is None or r[0] != want:
-        return None, show(r)
-    return s, "%d" % r[0]
+        return None, show(r), b""
+    return s, "%d" % r[0], b""
 
 def cmd_tunnel(port, target, ready, stop, out):
-    s, status = open_tunnel(port, target)
+    s, status, first = open_tunnel(port, target)
     res = {"status": status, "sent": 0, "received": 0, "eof": False}
     if s is None:
         json.dump(res, open(out, "w"))
@@ -176,6 +235,10 @@ def cmd_tunnel(port, target, ready, stop, out):
         done.set()
     t = threading.Thread(target=receiver, daemon=True)
     t.start()
+    if first:
+        s.sendall(first)
+        hs.update(first)
+        res["sent"] += len(first)
     touch(ready)
     end = time.time() + 120
     while not os.path.exists(stop) and not done.is_set() and time.time() < end:
@@ -204,7 +267,7 @@ def cmd_tunnel(port, target, ready, stop, out):
 def cmd_many(port, target, n, ready, out):
     socks = []
     for i in range(int(n)):
-        s, status = open_tunnel(port, target)
+        s, status, first = open_tunnel(port, target)
         if s is None:
             print("refused", status)
             return
@@ -238,6 +301,32 @@ def cmd_idle(port, host, ready, out):
         what = "closed"
     with open(out, "w") as o:
         o.write("%s %s\n" % (first, what))
+
+def cmd_tlskeep(port, host, cert, key, ready, go, out):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.load_cert_chain(cert, key)
+    s = ctx.wrap_socket(connect(int(port)), server_hostname=host.split(":")[0])
+    f = s.makefile("rb")
+    res = []
+    s.sendall(("GET /small HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+    res.append(show(read_response(f)))
+    touch(ready)
+    if wait_file(go, 60):
+        s.sendall(("GET /small HTTP/1.1\r\nHost: %s\r\n\r\n" % host).encode())
+        res.append(show(read_response(f)))
+    touch(ready + "2")
+    if wait_file(go + "2", 60):
+        s.settimeout(30)
+        try:
+            res.append("data" if s.recv(1) else "closed")
+        except socket.timeout:
+            res.append("open")
+        except OSError:
+            res.append("closed")
+    with open(out, "w") as o:
+        o.write(" ".join(res) + "\n")
 
 def cmd_load(port, host, stop, out):
     counts = {"ok": 0, "bad": 0}
@@ -294,7 +383,7 @@ def cmd_load(port, host, stop, out):
     with open(out, "w") as f:
         f.write("%d %d\n" % (counts["ok"], counts["bad"]))
 
-cmds = {"echo": cmd_echo, "keep": cmd_keep, "inflight": cmd_inflight,
+cmds = {"echo": cmd_echo, "https": cmd_https, "keep": cmd_keep, "inflight": cmd_inflight,
         "tunnel": cmd_tunnel, "many": cmd_many, "idle": cmd_idle,
-        "load": cmd_load}
+        "tlskeep": cmd_tlskeep, "load": cmd_load}
 cmds[sys.argv[1]](*sys.argv[2:])

@@ -6,21 +6,50 @@
 # are closed after "revoke grace" and audited "revoked", those it allows
 # carry every byte through many reloads; reloading back withdraws a
 # revocation; an upgrade in flight at the reload is decided when it
-# opens; a removed listener's connections; retiring workers; requests
-# under load through reloads; egressctl and the metrics per generation.
+# opens; a removed listener's connections; TLS passthrough; an https
+# listener whose client CA changes; a destination whose CA changes (the
+# pooled connection is not reused); retiring workers; requests under
+# load through reloads; egressctl and the metrics per generation.
 . "$SRCDIR/regress/e2e/common.sh"
 command -v dnsmasq >/dev/null || { fail "dnsmasq is installed"; done_testing; exit 1; }
 EGRESSCTL=${EGRESSCTL:-$(dirname "$EGRESSD")/egressctl}
 RV="$SRCDIR/regress/e2e/revoke.py"
 
-P=$(free_port); P2=$(free_port); OP=$(free_port); EP=$(free_port)
-DP=$(free_port); MP=$(free_port)
+command -v openssl >/dev/null || { fail "openssl is installed"; done_testing; exit 1; }
+P=$(free_port); P2=$(free_port); P3=$(free_port); P4=$(free_port)
+OP=$(free_port); EP=$(free_port); DP=$(free_port); MP=$(free_port)
+HP=$(free_port)
 start_origin 127.0.0.1 "$OP"
 python3 "$RV" echo 127.0.0.1 "$EP" 300 "$T/echo.ready" &
 EXTRA_PIDS="$EXTRA_PIDS $!"
-wait_for 50 test -f "$T/echo.ready"
+# Passthrough goes to the listener's port: the echo for it is on .2.
+python3 "$RV" echo 127.0.0.2 "$P4" 300 "$T/echo2.ready" &
+EXTRA_PIDS="$EXTRA_PIDS $!"
+wait_for 50 test -f "$T/echo.ready" -a -f "$T/echo2.ready"
 start_dns "$DP" --address=/a.test/127.0.0.1 --address=/b.test/127.0.0.1 \
-    --address=/c.test/127.0.0.1 --address=/d.test/127.0.0.1
+    --address=/c.test/127.0.0.1 --address=/d.test/127.0.0.1 \
+    --address=/t.test/127.0.0.2 --address=/h.test/127.0.0.1
+
+# Two CAs, the https listener's certificate and a client's, by the first.
+for ca in ca ca2; do
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$ca" \
+	    -keyout "$T/$ca.key" -out "$T/$ca.pem" >/dev/null 2>&1
+done
+mkcert() {	# mkcert NAME SUBJECT EXTENSIONS
+	openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$T/$1.key" \
+	    -out "$T/$1.csr" >/dev/null 2>&1
+	printf '%b\n' "$3" > "$T/$1.ext"
+	openssl x509 -req -in "$T/$1.csr" -CA "$T/ca.pem" -CAkey "$T/ca.key" \
+	    -CAcreateserial -days 2 -extfile "$T/$1.ext" -out "$T/$1.pem" >/dev/null 2>&1
+}
+mkcert gw /CN=gw.test "subjectAltName=DNS:gw.test,DNS:b.test"
+mkcert cb /CN=client-b "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth"
+mkcert h /CN=h.test "subjectAltName=DNS:h.test"
+cp "$T/ca.pem" "$T/clientca.pem"
+cp "$T/ca.pem" "$T/originca.pem"
+python3 "$RV" https 127.0.0.1 "$HP" "$T/h.pem" "$T/h.key" 300 "$T/https.ready" &
+EXTRA_PIDS="$EXTRA_PIDS $!"
+wait_for 50 test -f "$T/https.ready"
 
 # conf GRACE WORKERS "PORTS" SERVICES...: a and b are HTTP services on
 # the origin (each with a route allowing websocket on /ws), c and d
@@ -40,11 +69,20 @@ conf() {
 		echo 'gateway "gw" {'
 		for p in $ports; do echo "	listen on 127.0.0.1 port $p http"; done
 		echo '}'
+		echo 'gateway "sec" {'
+		echo "	listen on 127.0.0.1 port $P3 https cert \"$T/gw.pem\" key \"$T/gw.key\" client ca \"$T/clientca.pem\""
+		echo '}'
+		echo 'gateway "pt" {'
+		echo "	listen on 127.0.0.1 port $P4 tls"
+		echo '}'
 		for s in "$@"; do
 			case $s in
 			a|b)	printf 'service "%s" {\n\thosts { "%s.test" }\n\tport %s http\n\tallow private\n}\n' "$s" "$s" "$OP"
 				printf 'route "ws-%s" {\n\tmatch authority "%s.test" path "/ws" {\n\t\twebsocket\n\t}\n}\n' "$s" "$s" ;;
 			c|d)	printf 'service "%s" {\n\thosts { "%s.test" }\n\tport %s tcp\n\tallow private\n}\n' "$s" "$s" "$EP" ;;
+			t)	printf 'service "t" {\n\thosts { "t.test" }\n\tport %s tls\n\tallow private\n}\n' "$P4" ;;
+			h)	printf 'service "h" {\n\thosts { "h.test" }\n\tport %s https\n\tallow private\n}\n' "$HP"
+				printf 'destination "h" {\n\thost "h.test"\n\tport %s tls simple ca "%s"\n}\n' "$HP" "$T/originca.pem" ;;
 			esac
 		done
 	} > "$T/egressd.conf"
@@ -251,7 +289,65 @@ wait "$IF3"
 ok $(grep -qx 'first 200 hello' "$T/if3.out" && grep -qx 'second closed' "$T/if3.out"; echo $?) \
     "a busy one gets its answer, then the close ($(tr '\n' ' ' < "$T/if3.out"))"
 
+# --- TLS passthrough ------------------------------------------------------------
+conf 60 2 "$P" a b c d t
+reload
+rm -f "$T/stop"
+python3 "$RV" tunnel "$P4" "tls:t.test" "$T/pt.ready" "$T/stop" "$T/pt.out" &
+PT=$!
+wait_for 100 test -f "$T/pt.ready"
+ok $(wait_for 100 gt "$T/pt.out" 65536; echo $?) "a passthrough tunnel to t.test carries bytes"
+conf 0 2 "$P" b t
+reload
+n=$(progress "$T/pt.out")
+ok $(wait_for 100 gt "$T/pt.out" $((n + 65536)) && ! log_has "to t.test port $P4: refused"; echo $?) \
+    "a reload that keeps t.test leaves it alone"
+conf 0 2 "$P" a b c d
+reload
+ok $(wait_for 100 test -s "$T/pt.out"; echo $?) "t.test removed: the passthrough tunnel is closed"
+wait "$PT"
+ok $([ "$(audit_get count reason=revoked authority=t.test scheme=tls generation="$G" revoked_by=no_service)" = 1 ]; echo $?) \
+    "audited revoked, no_service"
+
+# --- an https listener whose client CA changes ----------------------------------
+python3 "$RV" tlskeep "$P3" "b.test:$OP" "$T/cb.pem" "$T/cb.key" "$T/tk.ready" "$T/tk.go" "$T/tk.out" &
+TK=$!
+wait_for 100 test -f "$T/tk.ready"
+conf 0 2 "$P" a b c d
+reload
+touch "$T/tk.go"
+wait_for 100 test -f "$T/tk.ready2"
+cp "$T/ca2.pem" "$T/clientca.pem"	# the same path, another CA in it
+reload
+touch "$T/tk.go2"
+wait "$TK"
+ok $([ "$(cat "$T/tk.out")" = "200 hello 200 hello closed" ]; echo $?) \
+    "a client-certificate connection: kept across a reload, closed by one that changes its client CA ($(cat "$T/tk.out"))"
+touch "$T/tn.go" "$T/tn.go2"
+python3 "$RV" tlskeep "$P3" "b.test:$OP" "$T/cb.pem" "$T/cb.key" "$T/tn.ready" "$T/tn.go" "$T/tn.out" 2>/dev/null
+ok $([ "$(cut -d' ' -f1 "$T/tn.out" 2>/dev/null)" != 200 ]; echo $?) \
+    "and the same certificate cannot connect again"
+
+# --- a destination's TLS settings, and the pool ---------------------------------
+conf 0 2 "$P" b h
+reload
+rm -f "$T/hk.ready" "$T/hk.go"
+python3 "$RV" keep "$P" "h.test:$HP" "b.test:$OP" "$T/hk.ready" "$T/hk.go" > "$T/hk.out" &
+HK=$!
+wait_for 100 test -f "$T/hk.ready"
+cp "$T/ca2.pem" "$T/originca.pem"	# the origin's CA no longer trusted
+reload
+touch "$T/hk.go"
+wait "$HK"
+sed 's/^/# /' "$T/hk.out"
+ok $(grep -qx 'first 200 hello' "$T/hk.out" &&
+    [ "$(grep -c '^after 502 egressd:_tls_verify_failed' "$T/hk.out")" = 3 ] &&
+    grep -qx 'other 200 hello' "$T/hk.out"; echo $?) \
+    "a kept connection after the destination's CA changed: 502 tls_verify_failed, the pooled TLS connection not reused"
+
 # --- workers retired by a reload revoke too -----------------------------------
+conf 60 2 "$P" a b c d
+reload
 python3 "$RV" many "$P" "c.test:$EP" 8 "$T/many.ready" "$T/many.out" &
 MANY=$!
 wait_for 100 test -f "$T/many.ready"
