@@ -243,17 +243,52 @@ gen_allows(struct hconn *hc, struct wconf *wc)
 	return NULL;
 }
 
+/*
+ * A connection between requests whose listener a reload took: a request
+ * begun is refused once whole (503, shutting_down, in http_decide());
+ * else it ends now.  Run from the event loop after the reload, so that
+ * what the client sent before it has been read.
+ */
+static void
+gen_listener_gone(struct hconn *hc)
+{
+	if (hc->state != HS_HEAD || gen_rebind(hc) == 0)
+		return;		/* being answered, or back in place */
+	if (hc->req.buf != NULL ||
+	    evbuffer_get_length(bufferevent_get_input(hc->bev)) > 0)
+		hc->keepalive = 0;
+	else
+		http_close(hc, 0);
+}
+
 static void
 gen_revoke_cb(int fd, short ev, void *arg)
 {
 	struct hconn	*hc = arg;
 	char		 addr[64];
 
+	if (hc->state != HS_TUNNEL) {
+		gen_listener_gone(hc);
+		return;
+	}
+	if (hc->revoked == 0)
+		return;		/* allowed again meanwhile */
 	log_info("tunnel %llu from %s to %s port %u: closed, revoked by "
 	    "generation %u (%s)", (unsigned long long)hc->id,
 	    egd_addr_ntop(&hc->caddr, addr, sizeof(addr)), hc->host,
 	    hc->port, hc->revoked, hc->revoked_by);
 	http_drop(hc, AR_REVOKED);	/* the record says revoked */
+}
+
+/* The connection's timer: a revocation's grace, or gen_listener_gone(). */
+static void
+gen_timer(struct hconn *hc, const struct timeval *tv)
+{
+	if (hc->revoke_ev == NULL &&
+	    (hc->revoke_ev = evtimer_new(worker_base, gen_revoke_cb, hc)) ==
+	    NULL)
+		fatalx("evtimer_new");
+	evtimer_add(hc->revoke_ev, tv);
 }
 
 /*
@@ -294,12 +329,8 @@ gen_recheck(struct hconn *hc, struct wconf *cur)
 		hc->revoked = cur->gen;
 		hc->revoked_by = why;
 	}
-	if (hc->revoke_ev == NULL &&
-	    (hc->revoke_ev = evtimer_new(worker_base, gen_revoke_cb, hc)) ==
-	    NULL)
-		fatalx("evtimer_new");
 	hc->revoke_at = at;
-	evtimer_add(hc->revoke_ev, &tv);
+	gen_timer(hc, &tv);
 	log_info("tunnel %llu from %s to %s port %u: refused by generation "
 	    "%u (%s), closing in %d s", (unsigned long long)hc->id, addr,
 	    hc->host, hc->port, cur->gen, why, cur->conf->revoke_grace);
@@ -309,7 +340,8 @@ gen_recheck(struct hconn *hc, struct wconf *cur)
 static void
 gen_reload_conn(struct hconn *hc, void *arg)
 {
-	struct wconf	*cur = arg;
+	static const struct timeval	 now = { 0, 0 };
+	struct wconf			*cur = arg;
 
 	switch (hc->state) {
 	case HS_HEAD:
@@ -317,16 +349,15 @@ gen_reload_conn(struct hconn *hc, void *arg)
 		if (gen_rebind(hc) == 0)
 			break;
 		/*
-		 * Its listener went.  A request begun in clear text is
-		 * refused once whole (503, shutting_down, in http_decide());
-		 * anything else ends now.
+		 * Its listener went.  Nothing can be answered on a tls
+		 * listener or in a TLS handshake: closed.  Else see what
+		 * the client sent first.
 		 */
-		if (hc->wl->m.proto != PROTO_TLS && (hc->term == NULL ||
-		    hc->term->done) && (hc->req.buf != NULL ||
-		    evbuffer_get_length(bufferevent_get_input(hc->bev)) > 0))
-			hc->keepalive = 0;
-		else
+		if (hc->wl->m.proto == PROTO_TLS ||
+		    (hc->term != NULL && !hc->term->done))
 			http_close(hc, 0);
+		else
+			gen_timer(hc, &now);
 		break;
 	case HS_DECIDE:
 	case HS_FORWARD:
