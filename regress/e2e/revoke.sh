@@ -145,7 +145,7 @@ ok $(grep -qx 'second 403 egressd:_no_service' "$T/if.out"; echo $?) \
 ok $([ "$(origin_count '"target": "/small"')" = "$n0" ]; echo $?) "it never reached the origin"
 
 # --- tunnels and websockets across reloads ----------------------------------
-conf 60 2 "$P $P2" a b c d
+conf 600 2 "$P $P2" a b c d
 reload
 G0=$G
 rm -f "$T/stop"
@@ -159,11 +159,11 @@ wait_for 100 test -f "$T/rc.ready" -a -f "$T/kd.ready" -a -f "$T/ws.ready"
 wait_for 100 gt "$T/rc.out" 0 && wait_for 100 gt "$T/ws.out" 0
 ok $? "two CONNECT tunnels (c.test, d.test) and a websocket (a.test) carry bytes"
 
-conf 60 2 "$P $P2" b d
+conf 600 2 "$P $P2" b d
 reload
-ok $(wait_for 50 log_has "to c.test port $EP: refused by generation $G (no_service), closing in 60 s"; echo $?) \
-    "a.test and c.test removed: the c.test tunnel is refused, closing in 60 s"
-ok $(log_has "to a.test port $OP: refused by generation $G (no_service), closing in 60 s"; echo $?) \
+ok $(wait_for 50 log_has "to c.test port $EP: refused by generation $G (no_service), closing in 600 s"; echo $?) \
+    "a.test and c.test removed: the c.test tunnel is refused, closing in 600 s"
+ok $(log_has "to a.test port $OP: refused by generation $G (no_service), closing in 600 s"; echo $?) \
     "and the websocket to a.test"
 ok $(log_has "to d.test port $EP: refused"; [ $? -ne 0 ]; echo $?) "the d.test tunnel is not"
 n=$(progress "$T/rc.out")
@@ -176,11 +176,11 @@ ok $([ "$(json "$T/sum.json" '[(g["generation"], g["connections"], g["tunnels"])
 ok $(ctl show summary | grep -qx "generation $G0: 3 connections, 3 tunnels"; echo $?) "and says so as text"
 ok $([ "$(metric "egressd_generation_tunnels{generation=\"$G0\"}")" = 3 ]; echo $?) "the metrics too"
 
-conf 60 2 "$P $P2" a b c d
+conf 600 2 "$P $P2" a b c d
 reload
 ok $(wait_for 50 log_has "to c.test port $EP: allowed again by generation $G, not closed"; echo $?) \
     "reloaded back: the revocation is withdrawn"
-conf 60 2 "$P $P2" b d
+conf 600 2 "$P $P2" b d
 reload
 GR=$G
 ok $(wait_for 50 log_has "to c.test port $EP: refused by generation $G "; echo $?) "and away again: refused again"
@@ -241,7 +241,7 @@ ok $([ "$(metric egressd_revocations_total)" = 2 ] &&
     [ "$(metric 'egressd_denials_total{reason="revoked"}')" = 2 ]; echo $?) "metrics: 2 revocations"
 
 # --- an upgrade in flight at the reload ---------------------------------------
-conf 60 2 "$P $P2" a b c d
+conf 600 2 "$P $P2" a b c d
 reload
 rm -f "$T/stop"
 python3 "$RV" tunnel "$P" "ws:a.test:$OP:/ws?gate=$T/gate2" "$T/w2.ready" "$T/stop" "$T/w2.out" &
@@ -258,7 +258,7 @@ ok $([ "$(audit_get count reason=revoked authority=a.test generation="$G" status
     "audited revoked by generation $G"
 
 # --- a grace that runs out by itself ------------------------------------------
-conf 60 2 "$P $P2" a b c d
+conf 600 2 "$P $P2" a b c d
 reload
 rm -f "$T/stop" "$T/g.out"
 python3 "$RV" tunnel "$P" "c.test:$EP" "$T/g.ready" "$T/stop" "$T/g.out" &
@@ -271,7 +271,7 @@ wait "$GT"
 ok $([ "$(audit_get count reason=revoked authority=c.test generation="$G")" = 1 ]; echo $?) "and audited"
 
 # --- a removed listener ---------------------------------------------------------
-conf 60 2 "$P $P2" a b c d
+conf 600 2 "$P $P2" a b c d
 reload
 python3 "$RV" idle "$P2" "b.test:$OP" "$T/idle.ready" "$T/idle.out" &
 ID=$!
@@ -279,7 +279,7 @@ python3 "$RV" inflight "$P2" "b.test:$OP" "$T/gate3" "$T/if3.ready" > "$T/if3.ou
 IF3=$!
 wait_for 100 test -f "$T/idle.ready" -a -f "$T/if3.ready"
 wait_for 100 sh -c "grep -q 'gate3' '$T/origin.log'"
-conf 60 2 "$P" a b c d
+conf 600 2 "$P" a b c d
 reload
 wait "$ID"
 ok $(grep -qx '200 hello closed' "$T/idle.out"; echo $?) \
@@ -290,7 +290,7 @@ ok $(grep -qx 'first 200 hello' "$T/if3.out" && grep -qx 'second closed' "$T/if3
     "a busy one gets its answer, then the close ($(tr '\n' ' ' < "$T/if3.out"))"
 
 # --- TLS passthrough ------------------------------------------------------------
-conf 60 2 "$P" a b c d t
+conf 600 2 "$P" a b c d t
 reload
 rm -f "$T/stop"
 python3 "$RV" tunnel "$P4" "tls:t.test" "$T/pt.ready" "$T/stop" "$T/pt.out" &
@@ -346,7 +346,7 @@ ok $(grep -qx 'first 200 hello' "$T/hk.out" &&
     "a kept connection after the destination's CA changed: 502 tls_verify_failed, the pooled TLS connection not reused"
 
 # --- workers retired by a reload revoke too -----------------------------------
-conf 60 2 "$P" a b c d
+conf 600 2 "$P" a b c d
 reload
 python3 "$RV" many "$P" "c.test:$EP" 8 "$T/many.ready" "$T/many.out" &
 MANY=$!
