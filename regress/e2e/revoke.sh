@@ -192,8 +192,8 @@ ok $([ "$(json "$T/rc.out" 'j["eof"]')" = True ]; echo $?) "the client saw it cl
 wait_for 100 test -s "$T/ws.out"
 wait "$WS"
 ok $([ "$(json "$T/ws.out" 'j["eof"]')" = True ]; echo $?) "and the websocket"
-r=$(audit_get count _msgid=DENY reason=revoked authority=c.test generation="$GR" revoked_by=no_service status=200)
-ok $([ "$r" = 1 ]; echo $?) "the tunnel's one record: DENY, revoked, by generation $GR, no_service"
+r=$(audit_get count _msgid=DENY reason=revoked authority=c.test generation="$GR" revoked_by=no_service status=200 upstream=127.0.0.1 upstream_port="$EP")
+ok $([ "$r" = 1 ]; echo $?) "the tunnel's one record: DENY, revoked, by generation $GR, no_service, where it went"
 bin=$(audit_get last bytes_in reason=revoked authority=c.test)
 bout=$(audit_get last bytes_out reason=revoked authority=c.test)
 ok $([ "$bout" -gt 65536 ] && [ "$bin" -ge "$bout" ] &&
