@@ -2,6 +2,11 @@
 # directories, starting and stopping what a test started (by PID only).
 set -u
 : "${SRCDIR:?}" "${EGRESSD:?}"
+# The suite's peers and clients are Debian's (autogen.sh --deps installs
+# them): their directories come first, ahead of a user's shims (a pyenv
+# python3 shim takes seconds to start on a loaded machine).
+PATH=/usr/sbin:/usr/bin:/sbin:/bin:$PATH
+export PATH
 T_N=0
 T_FAILED=0
 ok() {	# ok CONDITION-STATUS DESCRIPTION
