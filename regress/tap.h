@@ -20,6 +20,30 @@ static int tap_n, tap_failed;
 	fflush(stdout);							\
 } while (0)
 
+/*
+ * Printable form of len bytes for a test's name: C escapes for control
+ * and non-ASCII bytes, '#' and backslashes.  One static buffer:
+ * one call per printf.
+ */
+static inline const char *
+tap_show(const char *s, size_t len)
+{
+	static char	 buf[1200];
+	size_t		 i, o = 0;
+	unsigned char	 c;
+
+	for (i = 0; i < len && o + 5 < sizeof(buf); i++) {
+		c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '#' || c == '\\')
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o,
+			    "\\x%02x", c);
+		else
+			buf[o++] = (char)c;
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
 #define tap_done() (printf("1..%d\n", tap_n), tap_failed ? 1 : 0)
 
 #endif

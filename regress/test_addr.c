@@ -33,7 +33,6 @@
 /* A string literal and its length, NULs inside included. */
 #define B(s)		(s), (sizeof(s) - 1)
 
-static const char *show(const char *, size_t);
 static const char *nz(const char *);
 static int	 streq(const char *, const char *);
 static char	*mkname(char *, size_t, const char *, const int *, int);
@@ -45,26 +44,6 @@ static void	 test_sockaddr(void);
 static void	 test_host_valid(void);
 static void	 test_host_match(void);
 static void	 test_authority(void);
-
-/* Printable form of len bytes for a test's name: C escapes, no '#'. */
-static const char *
-show(const char *s, size_t len)
-{
-	static char	 buf[1200];
-	size_t		 i, o = 0;
-	unsigned char	 c;
-
-	for (i = 0; i < len && o + 5 < sizeof(buf); i++) {
-		c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '#' || c == '\\')
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-			    "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 static const char *
 nz(const char *s)
@@ -624,7 +603,7 @@ test_host_valid(void)
 		else
 			good = rc == -1 && streq(err, host_cases[i].err);
 		ok(good, "host_valid \"%s\"%s: %s",
-		    show(host_cases[i].name, strlen(host_cases[i].name)),
+		    tap_show(host_cases[i].name, strlen(host_cases[i].name)),
 		    host_cases[i].wildcard ? " wildcard" : "",
 		    host_cases[i].err ? host_cases[i].err : "valid");
 		if (!good)
@@ -864,11 +843,11 @@ auth_check(const struct auth_case *t)
 		    (t->literal == 0 || (lit.af == t->literal &&
 		    strcmp(egd_addr_ntop(&lit, text, sizeof(text)),
 		    t->host) == 0));
-	ok(good, "authority \"%s\" defport %u: %s", show(t->in, t->len),
+	ok(good, "authority \"%s\" defport %u: %s", tap_show(t->in, t->len),
 	    t->defport, t->host ? t->host : t->err);
 	if (!good)
 		printf("# got %d host \"%s\" port %u literal %d err %s\n",
-		    rc, show(host, strlen(host)), port, isl, nz(err));
+		    rc, tap_show(host, strlen(host)), port, isl, nz(err));
 }
 
 static void

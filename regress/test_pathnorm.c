@@ -172,25 +172,6 @@ static const struct pcase bad_cases[] = {
 	{ "?a", 0, M, PN_ENOTABS, NULL, "a query alone" },
 };
 
-static const char *
-show(const char *s, size_t len)
-{
-	static char	 buf[512];
-	size_t		 i, o = 0;
-	unsigned char	 c;
-
-	for (i = 0; i < len && o + 5 < sizeof(buf); i++) {
-		c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '#' || c == '\\')
-			o += (size_t)snprintf(buf + o, sizeof(buf) - o,
-			    "\\x%02x", c);
-		else
-			buf[o++] = (char)c;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 /*
  * One case: the input in a heap buffer of exactly its length (no NUL,
  * so ASan sees a read past it), canaries after it in a second copy.
@@ -217,17 +198,17 @@ run(const struct pcase *c)
 	e = pathnorm(b, &n, c->flags);
 	if (c->err != PN_OK) {
 		ok(e == c->err, "%s: \"%s\" refused: %s (got: %s)", c->why,
-		    show(c->in, len), pathnorm_error(c->err),
+		    tap_show(c->in, len), pathnorm_error(c->err),
 		    pathnorm_error(e));
 		free(b);
 		free(big);
 		return;
 	}
 	ok(e == PN_OK && n == strlen(c->out) && memcmp(b, c->out, n) == 0,
-	    "%s: \"%s\" -> \"%s\"%s%s", c->why, show(c->in, len), c->out,
+	    "%s: \"%s\" -> \"%s\"%s%s", c->why, tap_show(c->in, len), c->out,
 	    e ? ": refused, " : "", e ? pathnorm_error(e) : "");
 	if (e == PN_OK && (n != strlen(c->out) || memcmp(b, c->out, n) != 0))
-		printf("# got \"%s\"\n", show(b, n));
+		printf("# got \"%s\"\n", tap_show(b, n));
 	/* Its own normal form. */
 	n2 = n;
 	e2 = pathnorm(b, &n2, c->flags);
