@@ -169,7 +169,7 @@ void	 ps_keep_caps(const int *, size_t);
 #define PS_SC_IMSG	0x0008	/* sendmsg/recvmsg with SCM_RIGHTS */
 #define PS_SC_ACCEPT	0x0010	/* accept on passed listeners */
 #define PS_SC_TCP	0x0020	/* outgoing TCP, IPv4 and IPv6 */
-#define PS_SC_UDP	0x0040	/* outgoing UDP (DNS) */
+#define PS_SC_DNS	0x0040	/* a DNS client: UDP, TCP, TLS */
 
 void	 ps_sandbox(const char *, uint32_t);
 

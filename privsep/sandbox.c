@@ -138,24 +138,38 @@ static const struct ps_rule ps_rules[] = {
 	ALLOW(PS_SC_TCP, getpeername, "address of an upstream"),
 
 	/*
-	 * --- PS_SC_UDP: DNS queries (evdns in the helper) ---
-	 * libevent 2.1's evdns opens one unconnected socket per server
-	 * (on start-up, and again when a reload changes the servers),
-	 * sends with sendto() and reads with recvfrom(), flags 0, and
-	 * checks the source of each answer itself: no bind, no connect,
-	 * no socket option.  Protocol 0 only: no ICMP ping sockets.
+	 * --- PS_SC_DNS: DNS questions (the helper's stub resolver) ---
+	 * One socket per try of a question, connected to the server, so
+	 * that each try has a new random source port and the kernel drops
+	 * datagrams from any other address or port.  UDP first; TCP after
+	 * a truncated answer, and for DNS over TLS (OpenSSL reads and
+	 * writes with read(2)/write(2), IO group).  Protocol 0 only: no
+	 * ICMP ping sockets; no bind, listen or socket option to set.
 	 */
-	ALLOWA(PS_SC_UDP, socket, "DNS over IPv4",
+	ALLOWA(PS_SC_DNS, socket, "DNS over UDP, IPv4",
 	    EQ(0, AF_INET),
 	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM),
 	    EQ(2, 0)),
-	ALLOWA(PS_SC_UDP, socket, "DNS over IPv6",
+	ALLOWA(PS_SC_DNS, socket, "DNS over UDP, IPv6",
 	    EQ(0, AF_INET6),
 	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_DGRAM),
 	    EQ(2, 0)),
-	ALLOWA(PS_SC_UDP, sendto, "DNS queries, no flags",
+	ALLOWA(PS_SC_DNS, socket, "DNS over TCP or TLS, IPv4",
+	    EQ(0, AF_INET),
+	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_STREAM),
+	    EQ(2, 0)),
+	ALLOWA(PS_SC_DNS, socket, "DNS over TCP or TLS, IPv6",
+	    EQ(0, AF_INET6),
+	    ARG(1, SCMP_CMP_MASKED_EQ, 0xff, SOCK_STREAM),
+	    EQ(2, 0)),
+	ALLOW(PS_SC_DNS, connect, "to the server: fixes the source port, "
+	    "filters the answers' source"),
+	ALLOWA(PS_SC_DNS, getsockopt, "SO_ERROR: a TCP connect's outcome",
+	    EQ(1, SOL_SOCKET),
+	    EQ(2, SO_ERROR)),
+	ALLOWA(PS_SC_DNS, sendto, "DNS questions over UDP, no flags",
 	    EQ(3, 0)),
-	ALLOWA(PS_SC_UDP, recvfrom, "DNS answers, no flags",
+	ALLOWA(PS_SC_DNS, recvfrom, "DNS answers over UDP, no flags",
 	    EQ(3, 0)),
 
 #ifdef EGRESSD_SANITIZE

@@ -5,10 +5,16 @@
  * coalescing, invalid names, back-pressure on a worker that does not
  * read); the workers' client against a fake helper on a socketpair
  * (flow control, cancel, deadline, helper restart, protocol
- * violations); and resolv_load() on sample files.  The files under test
- * are included, so that their static parts can be reached.  TAP output.
+ * violations); resolv_load() on sample files; and the DNS wire format
+ * (dns_wire.c): questions with random letter case, and crafted answers
+ * judged as the helper judges them (ids, questions, owners, CNAME chains,
+ * compression, truncation, malformed records, every prefix of a message
+ * and random damage).  The files under test are included, so that their
+ * static parts can be reached.  TAP output.
  */
 #include "../src/helper_dns.c"
+#include "../src/helper_resolve.c"
+#include "../src/dns_wire.c"
 #include "../src/worker_dns.c"
 #include "../src/resolv.c"
 
@@ -203,13 +209,13 @@ test_names(void)
 }
 
 static void
-half(struct hdns_half *h, int err, uint32_t ttl, int n, int af)
+half(struct hdns_half *h, int status, uint32_t ttl, int n, int af)
 {
 	int	i;
 
 	memset(h, 0, sizeof(*h));
 	h->done = 1;
-	h->err = err;
+	h->status = status;
 	h->ttl = ttl;
 	h->naddrs = n;
 	for (i = 0; i < n; i++) {
@@ -228,58 +234,58 @@ test_merge(void)
 	uint32_t		ttl;
 	int			n, s;
 
-	half(&h4, DNS_ERR_NONE, 100, 2, AF_INET);
-	half(&h6, DNS_ERR_NONE, 50, 1, AF_INET6);
+	half(&h4, DNS_OK, 100, 2, AF_INET);
+	half(&h6, DNS_OK, 50, 1, AF_INET6);
 	s = hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(s == DNS_OK && n == 3 && out[0].af == AF_INET &&
 	    out[1].af == AF_INET && out[2].af == AF_INET6,
 	    "both families: IPv4 first, then IPv6");
 	ok(ttl == 50, "TTL: the smaller of the two (%u)", ttl);
-	half(&h4, DNS_ERR_NONE, 100000, 1, AF_INET);
-	half(&h6, DNS_ERR_NONE, 100000, 1, AF_INET6);
+	half(&h4, DNS_OK, 100000, 1, AF_INET);
+	half(&h6, DNS_OK, 100000, 1, AF_INET6);
 	hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(ttl == 300, "TTL clamped to the maximum (%u)", ttl);
-	half(&h4, DNS_ERR_NONE, 0, 1, AF_INET);
+	half(&h4, DNS_OK, 0, 1, AF_INET);
 	hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(ttl == 5, "TTL clamped to the minimum (%u)", ttl);
-	half(&h4, DNS_ERR_NONE, 100, 1, AF_INET);
-	half(&h6, DNS_ERR_TIMEOUT, 0, 0, AF_INET6);
+	half(&h4, DNS_OK, 100, 1, AF_INET);
+	half(&h6, DNS_TIMEOUT, 0, 0, AF_INET6);
 	s = hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(s == DNS_OK && n == 1 && ttl == 7,
 	    "one family timed out: the other's addresses, kept only for the "
 	    "negative TTL (%u)", ttl);
-	half(&h6, DNS_ERR_NOTEXIST, 0, 0, AF_INET6);
+	half(&h6, DNS_NXDOMAIN, 0, 0, AF_INET6);
 	s = hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(s == DNS_OK && n == 1 && ttl == 100,
 	    "addresses win over the other family's NXDOMAIN, full TTL");
-	half(&h4, DNS_ERR_NONE, 100, 0, AF_INET);
-	half(&h6, DNS_ERR_NODATA, 0, 0, AF_INET6);
+	half(&h4, DNS_OK, 100, 0, AF_INET);
+	half(&h6, DNS_NODATA, 0, 0, AF_INET6);
 	s = hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(s == DNS_NODATA && n == 0 && ttl == 7,
 	    "no address of either family: NODATA, negative TTL");
-	half(&h4, DNS_ERR_NOTEXIST, 0, 0, AF_INET);
-	half(&h6, DNS_ERR_TIMEOUT, 0, 0, AF_INET6);
+	half(&h4, DNS_NXDOMAIN, 0, 0, AF_INET);
+	half(&h6, DNS_TIMEOUT, 0, 0, AF_INET6);
 	ok(hdns_merge(&h4, &h6, &t, out, &n, &ttl) == DNS_NXDOMAIN,
 	    "NXDOMAIN from either: NXDOMAIN");
-	half(&h4, DNS_ERR_TIMEOUT, 0, 0, AF_INET);
-	half(&h6, DNS_ERR_NODATA, 0, 0, AF_INET6);
+	half(&h4, DNS_TIMEOUT, 0, 0, AF_INET);
+	half(&h6, DNS_NODATA, 0, 0, AF_INET6);
 	ok(hdns_merge(&h4, &h6, &t, out, &n, &ttl) == DNS_TIMEOUT,
 	    "a timeout and NODATA: TIMEOUT");
-	half(&h4, DNS_ERR_SERVERFAILED, 0, 0, AF_INET);
-	half(&h6, DNS_ERR_REFUSED, 0, 0, AF_INET6);
+	half(&h4, DNS_FAIL, 0, 0, AF_INET);
+	half(&h6, DNS_FAIL, 0, 0, AF_INET6);
 	ok(hdns_merge(&h4, &h6, &t, out, &n, &ttl) == DNS_FAIL &&
 	    ttl == 7, "server failures: FAIL, negative TTL");
-	half(&h4, DNS_ERR_NONE, 60, 16, AF_INET);
-	half(&h6, DNS_ERR_NONE, 60, 16, AF_INET6);
+	half(&h4, DNS_OK, 60, 16, AF_INET);
+	half(&h6, DNS_OK, 60, 16, AF_INET6);
 	hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(n == 16 && out[7].af == AF_INET && out[8].af == AF_INET6,
 	    "16 + 16 addresses: 8 of each family");
-	half(&h4, DNS_ERR_NONE, 60, 3, AF_INET);
+	half(&h4, DNS_OK, 60, 3, AF_INET);
 	hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(n == 16 && out[2].af == AF_INET && out[3].af == AF_INET6,
 	    "3 + 16: all 3 IPv4, 13 IPv6");
-	half(&h4, DNS_ERR_NONE, 60, 16, AF_INET);
-	half(&h6, DNS_ERR_NONE, 60, 2, AF_INET6);
+	half(&h4, DNS_OK, 60, 16, AF_INET);
+	half(&h6, DNS_OK, 60, 2, AF_INET6);
 	hdns_merge(&h4, &h6, &t, out, &n, &ttl);
 	ok(n == 16 && out[13].af == AF_INET && out[14].af == AF_INET6,
 	    "16 + 2: 14 IPv4, both IPv6");
@@ -886,6 +892,481 @@ test_resolv(void)
 	rmdir(tmpdir);
 }
 
+
+/* ---- the wire format ----------------------------------------------------- */
+
+/* A DNS message built by hand, for the parser. */
+struct mb {
+	uint8_t	 b[70000];
+	size_t	 n;
+};
+
+static void
+mb_put(struct mb *m, const void *p, size_t n)
+{
+	memcpy(m->b + m->n, p, n);
+	m->n += n;
+}
+
+static void
+mb_16(struct mb *m, uint16_t v)
+{
+	uint8_t	b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+
+	mb_put(m, b, 2);
+}
+
+static void
+mb_32(struct mb *m, uint32_t v)
+{
+	mb_16(m, (uint16_t)(v >> 16));
+	mb_16(m, (uint16_t)v);
+}
+
+/* A name in wire form, uncompressed; NULL: a pointer to the question. */
+static void
+mb_name(struct mb *m, const char *name)
+{
+	const char	*p = name, *dot;
+	size_t		 len;
+
+	if (name == NULL) {
+		mb_16(m, 0xc00c);
+		return;
+	}
+	while (*p != '\0') {
+		if ((dot = strchr(p, '.')) == NULL)
+			dot = p + strlen(p);
+		len = (size_t)(dot - p);
+		m->b[m->n++] = (uint8_t)len;
+		mb_put(m, p, len);
+		p = *dot == '.' ? dot + 1 : dot;
+	}
+	m->b[m->n++] = 0;
+}
+
+/* The header and the question of an answer to q: QR, RD, RA, rcode. */
+static void
+mb_answer(struct mb *m, const struct dnsw_question *q, uint16_t flags)
+{
+	m->n = 0;
+	mb_16(m, q->id);
+	mb_16(m, (uint16_t)(0x8180 | flags));
+	mb_16(m, 1);
+	mb_16(m, 0);
+	mb_16(m, 0);
+	mb_16(m, 0);
+	mb_put(m, q->name, q->namelen);
+	mb_16(m, q->qtype);
+	mb_16(m, DNSW_CLASS_IN);
+}
+
+static void
+mb_ancount(struct mb *m, uint16_t n)
+{
+	m->b[6] = (uint8_t)(n >> 8);
+	m->b[7] = (uint8_t)n;
+}
+
+static void
+mb_rr(struct mb *m, const char *owner, uint16_t type, uint32_t ttl,
+    const void *rdata, size_t rdlen)
+{
+	mb_name(m, owner);
+	mb_16(m, type);
+	mb_16(m, DNSW_CLASS_IN);
+	mb_32(m, ttl);
+	mb_16(m, (uint16_t)rdlen);
+	mb_put(m, rdata, rdlen);
+}
+
+static void
+mb_a(struct mb *m, const char *owner, const char *ip, uint32_t ttl)
+{
+	uint8_t	a[4];
+
+	inet_pton(AF_INET, ip, a);
+	mb_rr(m, owner, DNSW_TYPE_A, ttl, a, 4);
+}
+
+static void
+mb_cname(struct mb *m, const char *owner, const char *target, uint32_t ttl)
+{
+	struct mb	t;
+
+	t.n = 0;
+	mb_name(&t, target);
+	mb_rr(m, owner, DNSW_TYPE_CNAME, ttl, t.b, t.n);
+}
+
+static int
+parse(const struct mb *m, const struct dnsw_question *q, struct dnsw_answer *a)
+{
+	return dnsw_parse(m->b, m->n, q, a);
+}
+
+static int
+has_v4(const struct dnsw_answer *a, int i, const char *ip)
+{
+	struct egd_addr	want = v4(ip);
+
+	return i < a->naddrs && addr_same(&a->addrs[i], &want);
+}
+
+static void
+test_wire_question(void)
+{
+	struct dnsw_question	 q;
+	uint8_t			 ones[32], zeros[32], one = 0x01, buf[512];
+	char			 name[260];
+	int			 n, i;
+
+	memset(ones, 0xff, sizeof(ones));
+	memset(zeros, 0, sizeof(zeros));
+	ok(dnsw_question(&q, "a-1.example", DNSW_TYPE_A, 7, ones,
+	    sizeof(ones)) == 0 && q.namelen == 13 &&
+	    memcmp(q.name, "\003A-1\007EXAMPLE\000", 13) == 0,
+	    "question: wire form, every letter upper with every bit set");
+	ok(dnsw_question(&q, "a-1.example", DNSW_TYPE_A, 7, zeros,
+	    sizeof(zeros)) == 0 &&
+	    memcmp(q.name, "\003a-1\007example\000", 13) == 0,
+	    "and lower with none");
+	ok(dnsw_question(&q, "ab.cd", DNSW_TYPE_A, 7, &one, 1) == 0 &&
+	    memcmp(q.name, "\002Ab\002cd\000", 7) == 0,
+	    "one bit per letter, from the first byte's lowest bit");
+	ok(dnsw_question(&q, "a..b", DNSW_TYPE_A, 1, NULL, 0) == -1 &&
+	    dnsw_question(&q, "", DNSW_TYPE_A, 1, NULL, 0) == -1,
+	    "an empty label, an empty name: refused");
+	memset(name, 'a', 64);
+	name[64] = '\0';
+	ok(dnsw_question(&q, name, DNSW_TYPE_A, 1, NULL, 0) == -1 &&
+	    (name[63] = '\0', dnsw_question(&q, name, DNSW_TYPE_A, 1, NULL,
+	    0) == 0), "a 64-byte label is refused, 63 bytes pass");
+	for (i = 0; i < 253; i++)
+		name[i] = (i % 2) ? '.' : 'a';
+	name[253] = '\0';
+	ok(dnsw_question(&q, name, DNSW_TYPE_A, 1, NULL, 0) == 0 &&
+	    q.namelen == 255, "a 253-byte name: 255 bytes on the wire");
+
+	dnsw_question(&q, "a.example", DNSW_TYPE_AAAA, 0xbeef, zeros, 4);
+	n = dnsw_query(&q, buf, sizeof(buf));
+	ok(n == 12 + 11 + 4 && buf[0] == 0xbe && buf[1] == 0xef &&
+	    buf[2] == 0x01 && buf[3] == 0x00 && buf[4] == 0 && buf[5] == 1 &&
+	    buf[6] == 0 && buf[7] == 0 && buf[10] == 0 && buf[11] == 0 &&
+	    buf[n - 3] == 28 && buf[n - 1] == 1,
+	    "query: id, RD only, one question, no other record (no EDNS0)");
+	ok(dnsw_query(&q, buf, 20) == -1, "query: a short buffer is refused");
+}
+
+static void
+test_wire_answers(void)
+{
+	static struct mb	 m;
+	struct dnsw_question	 q, q6;
+	struct dnsw_answer	 a;
+	uint8_t			 rnd[32], a6[16];
+	char			 name[64];
+	int			 i;
+
+	memset(rnd, 0x5a, sizeof(rnd));
+	dnsw_question(&q, "owner.test", DNSW_TYPE_A, 0x1234, rnd,
+	    sizeof(rnd));
+	dnsw_question(&q6, "owner.test", DNSW_TYPE_AAAA, 0x4321, rnd,
+	    sizeof(rnd));
+
+	mb_answer(&m, &q, 0);
+	mb_a(&m, NULL, "192.0.2.1", 60);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.rcode == 0 &&
+	    a.naddrs == 1 && has_v4(&a, 0, "192.0.2.1") && a.ttl == 60 &&
+	    a.ignored == 0, "the answer: its address, its TTL");
+
+	/* Not an answer to this question: ignored. */
+	m.b[1] ^= 1;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "another id: ignored (%s)",
+	    a.why);
+	m.b[1] ^= 1;
+	m.b[2] &= 0x7f;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "QR clear: ignored (%s)",
+	    a.why);
+	m.b[2] |= 0x80 | 0x08;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "another opcode: ignored");
+	m.b[2] &= (uint8_t)~0x08;
+	m.b[5] = 0;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "no question: ignored");
+	m.b[5] = 2;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "two questions: ignored");
+	m.b[5] = 1;
+	m.b[13] ^= 0x20;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE,
+	    "the question in another letter case (0x20): ignored (%s)",
+	    a.why);
+	m.b[13] ^= 0x20;
+	m.b[12 + q.namelen + 1] = DNSW_TYPE_AAAA;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "another type: ignored");
+	m.b[12 + q.namelen + 1] = DNSW_TYPE_A;
+	m.b[12 + q.namelen + 3] = 3;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "another class: ignored");
+	m.b[12 + q.namelen + 3] = 1;
+	ok(dnsw_parse(m.b, 11, &q, &a) == DNSW_IGNORE &&
+	    dnsw_parse(m.b, 12 + q.namelen, &q, &a) == DNSW_IGNORE,
+	    "shorter than a header, or than the question: ignored");
+	ok(parse(&m, &q, &a) == DNSW_ANSWER, "(and whole again, it passes)");
+
+	/* TC, rcodes. */
+	mb_answer(&m, &q, 0x0200);
+	mb_a(&m, NULL, "192.0.2.66", 60);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_TRUNCATED,
+	    "TC: truncated, whatever it holds");
+	m.b[0] ^= 1;
+	ok(parse(&m, &q, &a) == DNSW_IGNORE,
+	    "TC with another id: ignored, not truncated");
+	mb_answer(&m, &q, DNSW_RCODE_NXDOMAIN);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.rcode == 3 && a.naddrs == 0,
+	    "NXDOMAIN: an answer, rcode 3");
+	mb_answer(&m, &q, 2);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.rcode == 2,
+	    "SERVFAIL: an answer, rcode 2 (the caller tries elsewhere)");
+
+	/* Owners. */
+	mb_answer(&m, &q, 0);
+	mb_a(&m, "zzz.example", "198.51.100.7", 60);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.naddrs == 0 &&
+	    a.ignored == 1, "only a record of another name: no address, "
+	    "1 ignored");
+	mb_answer(&m, &q, 0);
+	mb_a(&m, "zzz.example", "198.51.100.7", 60);
+	mb_a(&m, "owner.test", "192.0.2.1", 60);
+	mb_a(&m, "owner.test.evil", "198.51.100.8", 60);
+	mb_a(&m, "x.owner.test", "198.51.100.9", 60);
+	mb_ancount(&m, 4);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.naddrs == 1 &&
+	    has_v4(&a, 0, "192.0.2.1") && a.ignored == 3,
+	    "its own record used; other names, a longer one and a "
+	    "subdomain, ignored (%d)", a.ignored);
+	mb_answer(&m, &q, 0);
+	mb_a(&m, "OWNER.Test", "192.0.2.1", 60);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.naddrs == 1,
+	    "owner names compare without regard to letter case");
+
+	/* CNAME chains. */
+	mb_answer(&m, &q, 0);
+	mb_a(&m, "c2.example", "192.0.2.2", 300);
+	mb_a(&m, "c9.example", "198.51.100.7", 300);
+	mb_a(&m, NULL, "198.51.100.8", 300);
+	mb_cname(&m, "c1.example", "c2.example", 30);
+	mb_cname(&m, NULL, "c1.example", 200);
+	mb_ancount(&m, 5);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.naddrs == 1 &&
+	    has_v4(&a, 0, "192.0.2.2") && a.chain == 2 && a.ttl == 30,
+	    "a chain of two, out of order: the last name's address, the "
+	    "smallest TTL of the chain (%d links, ttl %u)", a.chain, a.ttl);
+	ok(a.ignored == 1, "a decoy of another name ignored; an address "
+	    "beside the name's own CNAME not used");
+	for (i = 8; i <= 9; i++) {
+		int	j;
+
+		mb_answer(&m, &q, 0);
+		mb_cname(&m, NULL, "l1.example", 60);
+		for (j = 1; j < i; j++) {
+			char	from[32], to[32];
+
+			snprintf(from, sizeof(from), "l%d.example", j);
+			snprintf(to, sizeof(to), "l%d.example", j + 1);
+			mb_cname(&m, from, to, 60);
+		}
+		snprintf(name, sizeof(name), "l%d.example", i);
+		mb_a(&m, name, "192.0.2.3", 60);
+		mb_ancount(&m, (uint16_t)(i + 1));
+		if (i == 8)
+			ok(parse(&m, &q, &a) == DNSW_ANSWER && a.naddrs == 1 &&
+			    a.chain == 8, "a chain of 8 is followed");
+		else
+			ok(parse(&m, &q, &a) == DNSW_BROKEN,
+			    "a chain of 9 is broken (%s)", a.why);
+	}
+	mb_answer(&m, &q, 0);
+	mb_cname(&m, NULL, "loop.example", 60);
+	mb_cname(&m, "loop.example", "owner.test", 60);
+	mb_ancount(&m, 2);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "a CNAME loop is broken (%s)",
+	    a.why);
+	mb_answer(&m, &q, 0);
+	mb_cname(&m, NULL, "one.example", 60);
+	mb_cname(&m, NULL, "two.example", 60);
+	mb_ancount(&m, 2);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "two CNAMEs for one name: "
+	    "broken (%s)", a.why);
+	mb_answer(&m, &q, 0);
+	mb_rr(&m, NULL, DNSW_TYPE_CNAME, 60, "\002c1\007example\000xx", 14);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "a CNAME with bytes after its "
+	    "name: broken");
+
+	/* Names: compression and label types. */
+	mb_answer(&m, &q, 0);
+	mb_16(&m, 0xc000 | (uint16_t)(m.n + 2));	/* forward */
+	mb_16(&m, DNSW_TYPE_A);
+	mb_16(&m, 1);
+	mb_32(&m, 60);
+	mb_16(&m, 4);
+	mb_32(&m, 0xc0000201);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "a pointer forward: broken");
+	mb_answer(&m, &q, 0);
+	mb_16(&m, 0xc000 | (uint16_t)m.n);		/* itself */
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "a pointer to itself: broken");
+	mb_answer(&m, &q, 0);
+	m.b[m.n++] = 1;
+	m.b[m.n++] = 'x';
+	mb_16(&m, 0xc000 | (uint16_t)(m.n - 2));	/* to its own label */
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "a pointer back into its own "
+	    "name (a loop): broken");
+	mb_answer(&m, &q, 0);
+	mb_16(&m, 0xc000 | 0x3fff);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "a pointer past the end: "
+	    "broken");
+	mb_answer(&m, &q, 0);
+	m.b[m.n++] = 0x41;
+	m.b[m.n++] = 0;
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "an extended label type: "
+	    "broken");
+
+	/* Records. */
+	mb_answer(&m, &q, 0);
+	mb_rr(&m, NULL, DNSW_TYPE_A, 60, "\300\000\002\001\001", 5);
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "an A record of 5 bytes: broken");
+	mb_answer(&m, &q, 0);
+	mb_a(&m, NULL, "192.0.2.1", 60);
+	m.n -= 2;
+	mb_ancount(&m, 1);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "data past the end: broken");
+	mb_answer(&m, &q, 0);
+	mb_a(&m, NULL, "192.0.2.1", 60);
+	mb_ancount(&m, 2);
+	ok(parse(&m, &q, &a) == DNSW_BROKEN, "fewer records than counted: "
+	    "broken");
+	mb_answer(&m, &q, 0);
+	mb_a(&m, NULL, "192.0.2.1", 0x80000000U);
+	mb_ancount(&m, 1);
+	mb_put(&m, "\377\377junk", 6);		/* "authority": not read */
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.ttl == 0,
+	    "a TTL with the top bit set is 0; bytes after the answer section "
+	    "are not read");
+	mb_answer(&m, &q, 0);
+	for (i = 0; i < 20; i++) {
+		snprintf(name, sizeof(name), "192.0.2.%d", i + 1);
+		mb_a(&m, NULL, name, 60);
+	}
+	mb_ancount(&m, 20);
+	ok(parse(&m, &q, &a) == DNSW_ANSWER && a.naddrs == EGD_DNS_MAXADDR &&
+	    a.dropped == 4 && has_v4(&a, 15, "192.0.2.16"),
+	    "20 addresses: the first 16 kept, 4 dropped");
+	mb_answer(&m, &q, 0);
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "192.0.2.%d", i + 1);
+		mb_a(&m, "owner.test", name, 60);
+	}
+	mb_ancount(&m, 40);
+	ok(m.n > DNSW_UDPMAX && parse(&m, &q, &a) == DNSW_ANSWER,
+	    "40 A records, %zu bytes: well-formed (over UDP the resolver "
+	    "does not use it: DNSW_UDPMAX)", m.n);
+
+	/* AAAA. */
+	memset(a6, 0, sizeof(a6));
+	a6[0] = 0x20;
+	a6[1] = 0x01;
+	a6[15] = 1;
+	mb_answer(&m, &q6, 0);
+	mb_a(&m, NULL, "192.0.2.1", 60);
+	mb_rr(&m, NULL, DNSW_TYPE_AAAA, 60, a6, 16);
+	mb_ancount(&m, 2);
+	ok(parse(&m, &q6, &a) == DNSW_ANSWER && a.naddrs == 1 &&
+	    a.addrs[0].af == AF_INET6 && a.addrs[0].addr[15] == 1 &&
+	    a.ignored == 0, "AAAA: its records only, not the A beside them");
+	ok(parse(&m, &q, &a) == DNSW_IGNORE, "an AAAA answer to an A "
+	    "question: ignored");
+}
+
+/* The resolver without a server: a failure, reported from the loop. */
+static int	hres_called, hres_during, hres_status;
+static int	hres_in_ask;
+
+static void
+hres_result(void *arg, int status, const struct egd_addr *addrs, int n,
+    uint32_t ttl)
+{
+	hres_called++;
+	hres_status = status;
+	if (hres_in_ask)
+		hres_during = 1;
+}
+
+static void
+test_resolver(void)
+{
+	hres_init(base);
+	hres_set_servers(NULL, 0);
+	hres_in_ask = 1;
+	hres_ask("a.example", DNSW_TYPE_A, hres_result, NULL);
+	hres_in_ask = 0;
+	ok(hres_called == 0, "resolver: no callback from within hres_ask()");
+	spin(&hres_called, 1000);
+	ok(hres_called == 1 && !hres_during && hres_status == DNS_FAIL,
+	    "without a server: DNS_FAIL, once, from the loop (%d, %s)",
+	    hres_called, dns_status_name(hres_status));
+}
+
+/*
+ * Every prefix of a good answer, and random damage to it: never an
+ * answer with more addresses than fit, never a read out of bounds
+ * (the sanitizer build runs this too).
+ */
+static void
+test_wire_damage(void)
+{
+	static struct mb	 m, d;
+	struct dnsw_question	 q;
+	struct dnsw_answer	 a;
+	size_t			 n;
+	int			 i, v, bad = 0, nans = 0, prefix = 0;
+
+	dnsw_question(&q, "chain.test", DNSW_TYPE_A, 99, NULL, 0);
+	mb_answer(&m, &q, 0);
+	mb_cname(&m, NULL, "c1.example", 60);
+	mb_a(&m, "c1.example", "192.0.2.1", 60);
+	mb_a(&m, NULL, "198.51.100.1", 60);
+	mb_ancount(&m, 3);
+	for (n = 0; n < m.n; n++)
+		if (dnsw_parse(m.b, n, &q, &a) == DNSW_ANSWER)
+			prefix++;
+	ok(prefix == 0, "no prefix of an answer is an answer (%d were)",
+	    prefix);
+	srandom(18);
+	for (i = 0; i < 20000; i++) {
+		d = m;
+		d.b[(size_t)random() % m.n] = (uint8_t)random();
+		if (i % 3 == 0)
+			d.b[(size_t)random() % m.n] = (uint8_t)random();
+		v = dnsw_parse(d.b, d.n, &q, &a);
+		if (v < DNSW_IGNORE || v > DNSW_ANSWER || a.naddrs < 0 ||
+		    a.naddrs > EGD_DNS_MAXADDR)
+			bad++;
+		if (v == DNSW_ANSWER)
+			nans++;
+	}
+	ok(bad == 0, "20000 damaged answers: every verdict well-formed "
+	    "(%d answers among them)", nans);
+}
+
 int
 main(void)
 {
@@ -902,5 +1383,9 @@ main(void)
 	test_client();
 	test_helper();
 	test_resolv();
+	test_wire_question();
+	test_wire_answers();
+	test_wire_damage();
+	test_resolver();
 	return tap_done();
 }

@@ -544,6 +544,7 @@ void			 hdns_init(void);
 void			 hdns_start(struct event_base *);
 void			 hdns_conf_begin(const struct msg_conf_global *);
 void			 hdns_conf_nameserver(const struct msg_nameserver *);
+void			 hdns_conf_ca_chunk(const struct ps_msg *);
 void			 hdns_conf_end(void);
 void			 hdns_client_new(struct ps_chan *);
 void			 hdns_client_gone(struct ps_chan *);
@@ -552,6 +553,9 @@ void			 hdns_log_stats(void);
 struct hdns_counters {
 	uint64_t		 queries, hits, misses, failures;
 	uint64_t		 entries;	/* names cached now */
+	uint64_t		 udp, tcp, tls;	/* questions sent, by transport */
+	uint64_t		 ignored;	/* datagrams answering nothing */
+	uint64_t		 records_ignored; /* owned by other names */
 };
 void			 hdns_set_publish(void (*)(const struct hdns_counters *));
 
@@ -564,6 +568,79 @@ void			 wdns_dispatch_answer(struct ps_chan *, struct ps_msg *);
 uint32_t		 wdns_resolve(const char *, wdns_cb, void *);
 void			 wdns_cancel(uint32_t);
 const char		*dns_status_name(int);
+
+/* dns_wire.c: DNS questions made and answers judged, on byte buffers */
+#define DNSW_HDRLEN	12
+#define DNSW_UDPMAX	512	/* an answer over UDP: egressd offers no EDNS0 */
+#define DNSW_MSGMAX	65535	/* over TCP, after the length prefix */
+#define DNSW_NAMEMAX	255	/* a name in wire form, root label included */
+#define DNSW_MAXCHAIN	8	/* CNAMEs followed from the name asked */
+#define DNSW_TYPE_A	1
+#define DNSW_TYPE_CNAME	5
+#define DNSW_TYPE_AAAA	28
+#define DNSW_CLASS_IN	1
+#define DNSW_RCODE_NOERROR	0
+#define DNSW_RCODE_NXDOMAIN	3
+struct dnsw_question {
+	uint16_t	 id;
+	uint16_t	 qtype;		/* DNSW_TYPE_A or DNSW_TYPE_AAAA */
+	size_t		 namelen;	/* of name[], root label included */
+	uint8_t		 name[DNSW_NAMEMAX];	/* as sent, 0x20 bits and all */
+};
+enum dnsw_verdict {
+	DNSW_IGNORE = 0,	/* not an answer to this question */
+	DNSW_TRUNCATED,		/* TC set: ask again over TCP */
+	DNSW_BROKEN,		/* its answer, malformed: the server failed */
+	DNSW_ANSWER,		/* its answer: rcode, addresses */
+};
+struct dnsw_answer {
+	int		 rcode;
+	int		 naddrs;
+	struct egd_addr	 addrs[EGD_DNS_MAXADDR];
+	uint32_t	 ttl;		/* the smallest of the chain and addresses */
+	int		 chain;		/* CNAMEs followed */
+	int		 ignored;	/* records owned by no name of the chain */
+	int		 dropped;	/* addresses beyond EGD_DNS_MAXADDR */
+	const char	*why;		/* DNSW_IGNORE, DNSW_BROKEN: the reason */
+};
+int			 dnsw_question(struct dnsw_question *, const char *,
+			    uint16_t, uint16_t, const uint8_t *, size_t);
+int			 dnsw_query(const struct dnsw_question *, uint8_t *,
+			    size_t);
+int			 dnsw_name(const uint8_t *, size_t, size_t *, uint8_t *,
+			    size_t *);
+int			 dnsw_name_eq(const uint8_t *, size_t, const uint8_t *,
+			    size_t);
+int			 dnsw_parse(const uint8_t *, size_t,
+			    const struct dnsw_question *, struct dnsw_answer *);
+
+/* helper_resolve.c: the stub resolver's questions on the wire, in the helper */
+#define HRES_MAXSERVERS	8
+struct ssl_ctx_st;
+struct ssl_session_st;
+struct hres_server {
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	struct ssl_ctx_st	*ctx;		/* DNS over TLS; NULL: UDP, TCP */
+	struct ssl_session_st	*session;	/* to resume */
+	char			 tlsname[EGD_HOST_MAX];	/* verified name */
+};
+struct hres_stats {
+	uint64_t		 udp, tcp, tls;	/* tries by transport */
+	uint64_t		 ignored;	/* datagrams not answering */
+	uint64_t		 truncated;	/* TC or too long: TCP next */
+	uint64_t		 records_ignored; /* owned by other names */
+	uint64_t		 timeouts, failures;	/* tries that did */
+	uint64_t		 tls_resumed, tls_unverified;
+};
+typedef void (*hres_cb)(void *arg, int status, const struct egd_addr *addrs,
+    int naddrs, uint32_t ttl);
+void			 hres_preinit(void);
+void			 hres_init(struct event_base *);
+struct ssl_ctx_st	*hres_tls_ctx(const char *, size_t, const char **);
+void			 hres_ask(const char *, uint16_t, hres_cb, void *);
+void			 hres_set_servers(const struct hres_server *, int);
+const struct hres_stats	*hres_stats(void);
 
 /* resolv.c: the DNS servers, worked out in the parent */
 int			 resolv_load(const char *, struct sockaddr_storage *, int,

@@ -3,14 +3,15 @@
  * DNS servers and hold private keys.  Workers reach it over direct
  * channels that the parent creates and hands to both ends.  It runs as
  * the unprivileged user in the empty root with no capabilities and the
- * helper seccomp profile (no listening, no TCP: UDP for DNS only).
- * DNS itself is in helper_dns.c.
+ * helper seccomp profile (no listening; UDP, TCP and TLS clients for DNS
+ * only).  DNS itself is in helper_dns.c and helper_resolve.c.
  */
 #include "config.h"
 
 #include <sys/types.h>
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,7 @@ static struct {
 
 static void	helper_dispatch_init(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_conf_begin(struct ps_chan *, struct ps_msg *);
+static void	helper_dispatch_ca_chunk(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_nameserver(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_conf_end(struct ps_chan *, struct ps_msg *);
 static void	helper_dispatch_shutdown(struct ps_chan *, struct ps_msg *);
@@ -51,6 +53,9 @@ static const struct ps_handler helper_parent_table[] = {
 	{ IMSG_CONF_BEGIN, sizeof(struct msg_conf_global),
 	    sizeof(struct msg_conf_global), PS_FD_NONE, 0, 0,
 	    helper_dispatch_conf_begin },
+	{ IMSG_CONF_CA_CHUNK, offsetof(struct msg_ca_chunk, data) + 1,
+	    sizeof(struct msg_ca_chunk), PS_FD_NONE, 0, 0,
+	    helper_dispatch_ca_chunk },
 	{ IMSG_CONF_NAMESERVER, sizeof(struct msg_nameserver),
 	    sizeof(struct msg_nameserver), PS_FD_NONE, 0, 0,
 	    helper_dispatch_nameserver },
@@ -90,7 +95,8 @@ helper_main(struct egressd_opts *opts)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	hdns_init();	/* seeds randomness while it still can */
+	hdns_init();
+	hres_preinit();	/* OpenSSL's files, for DNS over TLS */
 	hdns_set_publish(status_dns);
 
 	/* 1. Identity and configuration from the parent. */
@@ -112,12 +118,12 @@ helper_main(struct egressd_opts *opts)
 	    helper_parent_closed, NULL)) == NULL)
 		fatal("parent channel");
 	child_log_chan(h.parent);
-	hdns_start(h.base);	/* evdns and its UDP sockets */
+	hdns_start(h.base);	/* the resolver, its servers */
 	hkey_start(h.base);
 
 	/* 4. The allowlist, last. */
 	ps_sandbox("helper", PS_SC_BASE | PS_SC_IO | PS_SC_EVENT |
-	    PS_SC_IMSG | PS_SC_UDP);
+	    PS_SC_IMSG | PS_SC_DNS);
 
 	ps_chan_compose(h.parent, IMSG_READY, 0, -1, &h.gen, sizeof(h.gen));
 	event_base_dispatch(h.base);
@@ -154,6 +160,14 @@ helper_dispatch_conf_begin(struct ps_chan *c, struct ps_msg *m)
 	h.inconf = 1;
 	hdns_conf_begin(&g);
 	hkey_conf_begin();
+}
+
+static void
+helper_dispatch_ca_chunk(struct ps_chan *c, struct ps_msg *m)
+{
+	if (!h.inconf)
+		fatalx("CA bundle outside a configuration");
+	hdns_conf_ca_chunk(m);
 }
 
 static void

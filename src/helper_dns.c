@@ -2,11 +2,12 @@
  * DNS resolution in the helper process, for the workers.  A worker sends
  * IMSG_DNS_QUERY with a host name and an id; the helper answers
  * IMSG_DNS_ANSWER with the same id, a status and up to EGD_DNS_MAXADDR
- * addresses.  Lookups go to the parent-given servers with libevent's evdns
- * (A and AAAA in parallel, no search list, no hosts file, no resolv.conf:
- * the helper opens no file).  Answers are cached for their TTL, clamped to
- * the configured range; failures are cached for the negative TTL.
- * Concurrent queries for one name share one upstream lookup.
+ * addresses.  Lookups go to the parent-given servers through the stub
+ * resolver of helper_resolve.c (A and AAAA in parallel, no search list,
+ * no hosts file, no resolv.conf: the helper opens no file).  Answers are
+ * cached for their TTL, clamped to the configured range; failures are
+ * cached for the negative TTL.  Concurrent queries for one name share
+ * one upstream lookup.
  *
  * Bounds, so that no worker can make the helper grow without limit:
  * HDNS_MAXENTRIES names in the cache (the oldest answer is evicted),
@@ -15,13 +16,9 @@
  * answers pile up unread (HDNS_HIWAT bytes queued) is not read from until
  * they drain below HDNS_LOWAT.
  *
- * What libevent 2.1's evdns does not do: EDNS0 or TCP (an answer
- * truncated at 512 bytes is a failure), and a source port per query (it
- * keeps one socket per server; HDNS_ROTATE makes new ones regularly).
- *
- * The file has three parts: the cache, which knows nothing of evdns or
- * sockets and takes the time as an argument (regress/test_dns.c tests it
- * directly); the upstream lookups with evdns; the workers' side.
+ * The file has three parts: the cache, which knows nothing of the wire
+ * or sockets and takes the time as an argument (regress/test_dns.c tests
+ * it directly); the upstream lookups; the workers' side.
  */
 #include "config.h"
 
@@ -32,11 +29,11 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
@@ -51,7 +48,6 @@
 #define HDNS_BUCKETS	16384		/* hash buckets, a power of two */
 #define HDNS_MAXNS	8		/* servers in one generation */
 #define HDNS_NAMEMAX	253		/* a host name, without the root dot */
-#define HDNS_ROTATE	60		/* seconds between new query sockets */
 
 /* ---- the cache ---------------------------------------------------------- */
 
@@ -304,9 +300,9 @@ struct hdns_ttl {
 	uint32_t	 min, max, neg;
 };
 
-/* One family's outcome, as evdns reported it. */
+/* One family's outcome, as the stub resolver reported it. */
 struct hdns_half {
-	int		 err;		/* DNS_ERR_* */
+	int		 status;	/* enum dns_status */
 	uint32_t	 ttl;
 	struct egd_addr	 addrs[EGD_DNS_MAXADDR];
 	int		 naddrs;
@@ -316,24 +312,14 @@ struct hdns_half {
 struct hdns_lookup {
 	struct hdns_entry	*e;
 	struct hdns_half	 v4, v6;
-	int			 starting;	/* both requests not yet made */
 };
 
 static int
 hdns_half_status(const struct hdns_half *h)
 {
-	switch (h->err) {
-	case DNS_ERR_NONE:
-		return h->naddrs > 0 ? DNS_OK : DNS_NODATA;
-	case DNS_ERR_NODATA:
+	if (h->status == DNS_OK && h->naddrs == 0)
 		return DNS_NODATA;
-	case DNS_ERR_NOTEXIST:
-		return DNS_NXDOMAIN;
-	case DNS_ERR_TIMEOUT:
-		return DNS_TIMEOUT;
-	default:
-		return DNS_FAIL;
-	}
+	return h->status;
 }
 
 /*
@@ -407,22 +393,25 @@ struct hdns_stats {
 	uint64_t	 invalid;	/* malformed names */
 	uint64_t	 busy;		/* refused for a bound */
 	uint64_t	 pauses;	/* a worker not read for a while */
-	uint64_t	 rotations;	/* new query sockets */
+};
+
+/* A CA bundle of the generation being received, for DNS over TLS. */
+struct hdns_ca {
+	char		*pem;
+	size_t		 len, total;
 };
 
 static struct {
 	struct event_base	*base;
-	struct evdns_base	*dns;
 	struct hdns_cache	 cache;
 	struct hdns_ttl		 ttl, newttl;
-	struct sockaddr_storage	 ns[HDNS_MAXNS], newns[HDNS_MAXNS];
+	struct msg_nameserver	 ns[HDNS_MAXNS], newns[HDNS_MAXNS];
 	int			 nns, nnewns;
+	struct hdns_ca		 cas[EGD_MAX_CAS];
 	int			 inconf;
 	int			 have_conf;	/* a generation arrived */
-	int			 applied;	/* servers given to evdns */
+	int			 applied;	/* servers given to the resolver */
 	struct event		*resume_ev;
-	struct event		*rotate_ev;
-	uint64_t		 rotate_misses;	/* stats.misses at the last */
 	TAILQ_HEAD(, hdns_client) clients;
 	struct hdns_stats	 stats;
 } hd;
@@ -442,29 +431,26 @@ hdns_now(void)
 	return ts.tv_sec;
 }
 
-/* evdns's messages: its warnings (a server down or back) as info. */
-static void
-hdns_evdns_log(int is_warning, const char *msg)
-{
-	if (is_warning)
-		log_info("evdns: %s", msg);
-	else if (log_getverbose() > 1)
-		log_debug("evdns: %s", msg);
-}
-
 /*
- * Before the privilege drop: libevent's random numbers (query ids) come
- * from the C library's arc4random, which uses getrandom(2); initialising
- * here makes sure that nothing needs /dev/urandom inside the empty root.
+ * Before the privilege drop.  Query ids and letter case come from the C
+ * library's arc4random, which asks getrandom(2) and needs no file.
  */
 void
 hdns_init(void)
 {
 	hdns_cache_init(&hd.cache, HDNS_MAXENTRIES, HDNS_MAXPENDING);
 	TAILQ_INIT(&hd.clients);
-	if (evutil_secure_rng_init() == -1)
-		fatalx("cannot seed the random number generator");
-	evdns_set_log_fn(hdns_evdns_log);
+}
+
+static void
+hdns_cas_free(void)
+{
+	int	i;
+
+	for (i = 0; i < EGD_MAX_CAS; i++) {
+		free(hd.cas[i].pem);
+		memset(&hd.cas[i], 0, sizeof(hd.cas[i]));
+	}
 }
 
 void
@@ -472,12 +458,47 @@ hdns_conf_begin(const struct msg_conf_global *g)
 {
 	hd.inconf = 1;
 	hd.nnewns = 0;
+	hdns_cas_free();
 	/* conf_new() has the defaults; 0 means "do not keep". */
 	hd.newttl.min = g->dns_min_ttl;
 	hd.newttl.max = g->dns_max_ttl;
 	hd.newttl.neg = g->dns_neg_ttl;
 	if (hd.newttl.min > hd.newttl.max)
 		hd.newttl.min = hd.newttl.max;
+}
+
+/*
+ * A piece of a CA bundle that a DNS-over-TLS server of the generation
+ * is verified with (the size was checked by the handler table).  The
+ * parent is trusted, but pieces out of order are a bug worth stopping
+ * for.
+ */
+void
+hdns_conf_ca_chunk(const struct ps_msg *m)
+{
+	struct msg_ca_chunk	 mc;
+	struct hdns_ca		*ca;
+	size_t			 hl = offsetof(struct msg_ca_chunk, data);
+
+	if (!hd.inconf)
+		fatalx("CA bundle outside a configuration");
+	memcpy(&mc, m->data, hl);
+	if (mc.id >= EGD_MAX_CAS || mc.len > EGD_CA_CHUNK ||
+	    m->len != hl + mc.len || mc.total == 0 ||
+	    mc.total > EGD_CA_MAXSIZE)
+		fatalx("bad CA bundle piece");
+	ca = &hd.cas[mc.id];
+	if (ca->pem == NULL) {
+		if (mc.off != 0)
+			fatalx("CA bundle %u: piece out of order", mc.id);
+		ca->pem = ps_xcalloc(1, mc.total + 1);
+		ca->total = mc.total;
+	}
+	if (mc.total != ca->total || mc.off != ca->len ||
+	    mc.len > ca->total - ca->len)
+		fatalx("CA bundle %u: piece out of order", mc.id);
+	memcpy(ca->pem + ca->len, m->data + hl, mc.len);
+	ca->len += mc.len;
 }
 
 /* A server of the generation being received.  The parent is trusted,
@@ -498,7 +519,11 @@ hdns_conf_nameserver(const struct msg_nameserver *m)
 		fatalx("bad nameserver address");
 	if (addr_port(ss) <= 0)
 		fatalx("nameserver without a port");
-	hd.newns[hd.nnewns++] = *ss;
+	if (memchr(m->tlsname, '\0', sizeof(m->tlsname)) == NULL ||
+	    (m->tlsname[0] != '\0' && (m->ca_id < 0 ||
+	    m->ca_id >= EGD_MAX_CAS)))
+		fatalx("bad nameserver TLS name or CA bundle");
+	hd.newns[hd.nnewns++] = *m;
 }
 
 static int
@@ -509,89 +534,60 @@ hdns_servers_changed(void)
 	if (!hd.applied || hd.nns != hd.nnewns)
 		return 1;
 	for (i = 0; i < hd.nns; i++)
-		if (!addr_equal(&hd.ns[i], &hd.newns[i]))
+		if (!addr_equal(&hd.ns[i].ss, &hd.newns[i].ss) ||
+		    strcmp(hd.ns[i].tlsname, hd.newns[i].tlsname) != 0 ||
+		    hd.ns[i].ca_id != hd.newns[i].ca_id)
 			return 1;
 	return 0;
 }
 
-static socklen_t
-hdns_sslen(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) :
-	    sizeof(struct sockaddr_in6);
-}
-
 /*
- * Give evdns the servers.  The first time, the evdns base is made:
- * flags 0, so it reads neither /etc/resolv.conf nor /etc/hosts.  Later,
- * lookups in flight are suspended, the servers replaced and the lookups
- * resumed: they are sent again, to the new servers, with new ids.
- *
- * Options: 2 s per attempt and 2 attempts, so that evdns gives up
- * (DNS_TIMEOUT) within about 4 s, before the worker's own 5 s deadline;
- * randomize-case off, because libevent 2.1 compares the question of a
- * reply case-insensitively and so never checks the 0x20 bits: they would
- * add no protection against forged answers, only noise in the servers'
- * logs; up to 512 queries on the wire (A and AAAA for HDNS_MAXPENDING / 2
- * names), the rest wait in evdns's queue.
+ * Give the resolver the servers of the generation received.  A DNS over
+ * TLS server gets a context verifying its certificate against its CA
+ * bundle, built from the bytes the parent sent (the helper opens no
+ * file); one that cannot be built leaves the server out, loudly.
  */
 static void
-hdns_set_servers(const struct sockaddr_storage *ns, int nns, int verbose)
+hdns_set_servers(void)
 {
-	char	addr[64];
-	int	i, n = 0;
+	struct hres_server	 s[HDNS_MAXNS];
+	const struct hdns_ca	*ca;
+	char			 addr[64];
+	const char		*why;
+	int			 i, n = 0;
 
-	if (hd.dns == NULL) {
-		if ((hd.dns = evdns_base_new(hd.base, 0)) == NULL)
-			fatalx("evdns_base_new");
-		if (evdns_base_set_option(hd.dns, "timeout", "2") == -1 ||
-		    evdns_base_set_option(hd.dns, "attempts", "2") == -1 ||
-		    evdns_base_set_option(hd.dns, "randomize-case", "0") ==
-		    -1 ||
-		    evdns_base_set_option(hd.dns, "max-inflight", "512") ==
-		    -1)
-			fatalx("evdns options");
-	} else if (evdns_base_clear_nameservers_and_suspend(hd.dns) == -1)
-		fatalx("evdns_base_clear_nameservers_and_suspend");
-	for (i = 0; i < nns; i++) {
-		addr_ntop(&ns[i], addr, sizeof(addr));
-		if (evdns_base_nameserver_sockaddr_add(hd.dns,
-		    (const struct sockaddr *)&ns[i], hdns_sslen(&ns[i]),
-		    0) != 0) {
-			log_warnx("nameserver %s port %d: cannot use it", addr,
-			    addr_port(&ns[i]));
-			continue;
+	memset(s, 0, sizeof(s));
+	for (i = 0; i < hd.nnewns; i++) {
+		addr_ntop(&hd.newns[i].ss, addr, sizeof(addr));
+		s[n].ss = hd.newns[i].ss;
+		s[n].sslen = hd.newns[i].sslen;
+		if (hd.newns[i].tlsname[0] != '\0') {
+			ca = &hd.cas[hd.newns[i].ca_id];
+			if (ca->pem == NULL || ca->len != ca->total ||
+			    (s[n].ctx = hres_tls_ctx(ca->pem, ca->len,
+			    &why)) == NULL) {
+				log_warnx("nameserver %s port %d tls \"%s\": "
+				    "%s; not used", addr,
+				    addr_port(&hd.newns[i].ss),
+				    hd.newns[i].tlsname, ca->pem == NULL ?
+				    "no CA bundle" : why);
+				continue;
+			}
+			strlcpy(s[n].tlsname, hd.newns[i].tlsname,
+			    sizeof(s[n].tlsname));
 		}
-		if (verbose)
-			log_debug("nameserver %s port %d", addr,
-			    addr_port(&ns[i]));
+		log_debug("nameserver %s port %d%s%s", addr,
+		    addr_port(&hd.newns[i].ss), s[n].ctx != NULL ?
+		    " tls " : "", s[n].tlsname);
 		n++;
 	}
-	if (hd.applied && evdns_base_resume(hd.dns) == -1)
-		fatalx("evdns_base_resume");
+	hres_set_servers(s, n);
 	if (n == 0)
 		log_warnx("no usable nameserver: every lookup fails");
+	memcpy(hd.ns, hd.newns, sizeof(hd.ns));
+	hd.nns = hd.nnewns;
 	hd.applied = 1;
-}
-
-/*
- * evdns sends every query to a server from the same socket, so from one
- * source port for as long as the socket lives: a forger would only have
- * the 16-bit query id to guess.  New sockets (new ports, chosen by the
- * kernel) every HDNS_ROTATE seconds, when there were lookups, make that
- * window short.  Lookups in flight are sent again on the new sockets.
- */
-static void
-hdns_rotate_cb(int fd, short ev, void *arg)
-{
-	struct timeval	tv = { HDNS_ROTATE, 0 };
-
-	if (hd.stats.misses != hd.rotate_misses) {
-		hd.rotate_misses = hd.stats.misses;
-		hdns_set_servers(hd.ns, hd.nns, 0);
-		hd.stats.rotations++;
-	}
-	evtimer_add(hd.rotate_ev, &tv);
+	hdns_cas_free();
 }
 
 /*
@@ -613,11 +609,10 @@ hdns_conf_end(void)
 	servers = hdns_servers_changed();
 	ttls = memcmp(&hd.ttl, &hd.newttl, sizeof(hd.ttl)) != 0;
 	hd.ttl = hd.newttl;
-	if (servers) {
-		hdns_set_servers(hd.newns, hd.nnewns, 1);
-		memcpy(hd.ns, hd.newns, sizeof(hd.ns));
-		hd.nns = hd.nnewns;
-	}
+	if (servers)
+		hdns_set_servers();
+	else
+		hdns_cas_free();
 	if (servers || ttls) {
 		log_debug("%s changed: cache flushed (%zu answers)",
 		    servers ? "nameservers" : "TTL limits",
@@ -633,19 +628,14 @@ static void	hdns_resume_cb(int, short, void *);
 void
 hdns_start(struct event_base *base)
 {
-	struct timeval	tv = { HDNS_ROTATE, 0 };
-
 	hd.base = base;
-	if ((hd.resume_ev = evtimer_new(base, hdns_resume_cb, NULL)) == NULL ||
-	    (hd.rotate_ev = evtimer_new(base, hdns_rotate_cb, NULL)) == NULL)
+	if ((hd.resume_ev = evtimer_new(base, hdns_resume_cb, NULL)) == NULL)
 		fatalx("evtimer_new");
 	if (!hd.have_conf)
 		fatalx("no configuration before the loop");
 	hd.ttl = hd.newttl;
-	hdns_set_servers(hd.newns, hd.nnewns, 1);
-	memcpy(hd.ns, hd.newns, sizeof(hd.ns));
-	hd.nns = hd.nnewns;
-	evtimer_add(hd.rotate_ev, &tv);
+	hres_init(base);
+	hdns_set_servers();
 }
 
 /* ---- lookups ------------------------------------------------------------ */
@@ -667,67 +657,56 @@ hdns_lookup_step(struct hdns_lookup *l)
 	uint32_t	 ttl;
 	int		 status, n;
 
-	if (l->starting || !l->v4.done || !l->v6.done)
+	if (!l->v4.done || !l->v6.done)
 		return;
 	status = hdns_merge(&l->v4, &l->v6, &hd.ttl, addrs, &n, &ttl);
-	log_debug("%s: %s, %d addresses, ttl %u (A: %d, AAAA: %d)",
-	    l->e->name, dns_status_name(status), n, ttl, l->v4.err,
-	    l->v6.err);
+	log_debug("%s: %s, %d addresses, ttl %u (A: %s, AAAA: %s)",
+	    l->e->name, dns_status_name(status), n, ttl,
+	    dns_status_name(hdns_half_status(&l->v4)),
+	    dns_status_name(hdns_half_status(&l->v6)));
 	hdns_cache_done(&hd.cache, l->e, status, addrs, n, ttl, hdns_now(),
 	    hdns_answer_waiter);
 	free(l);
 }
 
 static void
-hdns_half_set(struct hdns_half *h, int result, int count, int ttl,
-    int af, const void *addrs)
+hdns_half_set(struct hdns_half *h, int status, const struct egd_addr *addrs,
+    int count, uint32_t ttl)
 {
-	const uint8_t	*a = addrs;
-	size_t		 alen = af == AF_INET ? 4 : 16;
-	int		 i;
-
 	h->done = 1;
-	h->err = result;
-	h->ttl = ttl < 0 ? 0 : (uint32_t)ttl;
-	if (result != DNS_ERR_NONE || addrs == NULL || count <= 0)
+	h->status = status;
+	h->ttl = ttl;
+	if (status != DNS_OK || addrs == NULL || count <= 0)
 		return;
 	if (count > EGD_DNS_MAXADDR)
 		count = EGD_DNS_MAXADDR;
-	for (i = 0; i < count; i++) {
-		h->addrs[i].af = (uint8_t)af;
-		memcpy(h->addrs[i].addr, a + (size_t)i * alen, alen);
-	}
+	memcpy(h->addrs, addrs, sizeof(addrs[0]) * (size_t)count);
 	h->naddrs = count;
 }
 
 static void
-hdns_cb_a(int result, char type, int count, int ttl, void *addrs,
-    void *arg)
+hdns_cb_a(void *arg, int status, const struct egd_addr *addrs, int count,
+    uint32_t ttl)
 {
 	struct hdns_lookup	*l = arg;
 
-	if (result == DNS_ERR_NONE && type != DNS_IPv4_A)
-		count = 0;
-	hdns_half_set(&l->v4, result, count, ttl, AF_INET, addrs);
+	hdns_half_set(&l->v4, status, addrs, count, ttl);
 	hdns_lookup_step(l);
 }
 
 static void
-hdns_cb_aaaa(int result, char type, int count, int ttl, void *addrs,
-    void *arg)
+hdns_cb_aaaa(void *arg, int status, const struct egd_addr *addrs, int count,
+    uint32_t ttl)
 {
 	struct hdns_lookup	*l = arg;
 
-	if (result == DNS_ERR_NONE && type != DNS_IPv6_AAAA)
-		count = 0;
-	hdns_half_set(&l->v6, result, count, ttl, AF_INET6, addrs);
+	hdns_half_set(&l->v6, status, addrs, count, ttl);
 	hdns_lookup_step(l);
 }
 
 /*
- * Ask upstream for both families.  evdns calls back from the loop, never
- * from within these calls.  A request evdns refuses to make counts as a
- * failure of that family.
+ * Ask upstream for both families.  The resolver calls back from the
+ * loop, never from within hres_ask().
  */
 static void
 hdns_lookup_start(struct hdns_entry *e)
@@ -736,19 +715,10 @@ hdns_lookup_start(struct hdns_entry *e)
 
 	l = ps_xcalloc(1, sizeof(*l));
 	l->e = e;
-	l->starting = 1;
 	e->lookup = l;
 	hd.stats.misses++;
-	if (evdns_base_count_nameservers(hd.dns) == 0 ||
-	    evdns_base_resolve_ipv4(hd.dns, e->name, DNS_QUERY_NO_SEARCH,
-	    hdns_cb_a, l) == NULL)
-		hdns_half_set(&l->v4, DNS_ERR_UNKNOWN, 0, 0, AF_INET, NULL);
-	if (evdns_base_count_nameservers(hd.dns) == 0 ||
-	    evdns_base_resolve_ipv6(hd.dns, e->name, DNS_QUERY_NO_SEARCH,
-	    hdns_cb_aaaa, l) == NULL)
-		hdns_half_set(&l->v6, DNS_ERR_UNKNOWN, 0, 0, AF_INET6, NULL);
-	l->starting = 0;
-	hdns_lookup_step(l);
+	hres_ask(e->name, DNSW_TYPE_A, hdns_cb_a, l);
+	hres_ask(e->name, DNSW_TYPE_AAAA, hdns_cb_aaaa, l);
 }
 
 /* ---- workers ------------------------------------------------------------ */
@@ -897,7 +867,8 @@ hdns_set_publish(void (*cb)(const struct hdns_counters *))
 static void
 hdns_publish(void)
 {
-	struct hdns_counters	n;
+	const struct hres_stats	*r = hres_stats();
+	struct hdns_counters	 n;
 
 	if (hdns_publish_cb == NULL)
 		return;
@@ -906,15 +877,22 @@ hdns_publish(void)
 	n.misses = hd.stats.misses;
 	n.failures = hd.stats.failures;
 	n.entries = hd.cache.nentries - hd.cache.npending;
+	n.udp = r->udp;
+	n.tcp = r->tcp;
+	n.tls = r->tls;
+	n.ignored = r->ignored;
+	n.records_ignored = r->records_ignored;
 	hdns_publish_cb(&n);
 }
 
 void
 hdns_log_stats(void)
 {
+	const struct hres_stats	*r = hres_stats();
+
 	log_debug("queries %llu, cache hits %llu, misses %llu, coalesced "
 	    "%llu, failures %llu, invalid %llu, busy %llu, pauses %llu, "
-	    "socket rotations %llu, evictions %llu, cached %zu",
+	    "evictions %llu, cached %zu",
 	    (unsigned long long)hd.stats.queries,
 	    (unsigned long long)hd.stats.hits,
 	    (unsigned long long)hd.stats.misses,
@@ -923,6 +901,15 @@ hdns_log_stats(void)
 	    (unsigned long long)hd.stats.invalid,
 	    (unsigned long long)hd.stats.busy,
 	    (unsigned long long)hd.stats.pauses,
-	    (unsigned long long)hd.stats.rotations,
 	    (unsigned long long)hd.cache.evictions, hd.cache.nentries);
+	log_debug("tries: udp %llu, tcp %llu, tls %llu (resumed %llu, "
+	    "unverified %llu); timeouts %llu, failures %llu; datagrams "
+	    "ignored %llu, truncated %llu, records of other names ignored "
+	    "%llu",
+	    (unsigned long long)r->udp, (unsigned long long)r->tcp,
+	    (unsigned long long)r->tls, (unsigned long long)r->tls_resumed,
+	    (unsigned long long)r->tls_unverified,
+	    (unsigned long long)r->timeouts, (unsigned long long)r->failures,
+	    (unsigned long long)r->ignored, (unsigned long long)r->truncated,
+	    (unsigned long long)r->records_ignored);
 }

@@ -261,6 +261,7 @@ parent_send_conf(struct child *c)
 	/* Only the helper talks to DNS servers (resolv_conf() found them). */
 	for (i = 0; c->role == ROLE_HELPER && i < conf->nnameservers; i++) {
 		memset(&mn, 0, sizeof(mn));
+		mn.ca_id = -1;
 		mn.ss = conf->nameservers[i];
 		if (mn.ss.ss_family == AF_INET6) {
 			mn.sslen = sizeof(struct sockaddr_in6);

@@ -37,7 +37,8 @@ enum egd_imsg {
 	IMSG_CONF_MATCH,	/* struct route_match, list entry zeroed */
 	IMSG_CONF_OWNADDR,	/* struct msg_ownaddr: an address of this host */
 	IMSG_CONF_AUDIT,	/* struct audit_conf: audit settings, sinks */
-	IMSG_CONF_CA_CHUNK,	/* struct msg_ca_chunk: part of a CA bundle */
+	IMSG_CONF_CA_CHUNK,	/* struct msg_ca_chunk: part of a CA bundle;
+				   to the helper too: DNS over TLS servers' */
 	IMSG_CONF_DEST,		/* struct destination, entry and pointers zeroed */
 	IMSG_AUDIT_SINK,	/* struct msg_audit_sink + a connected socket */
 	IMSG_CONF_ADMIN,	/* struct msg_admin + metrics/control socket */
@@ -45,7 +46,8 @@ enum egd_imsg {
 
 	/* parent -> helper */
 	IMSG_WORKER_CHAN,	/* none + socket to worker peerid */
-	IMSG_CONF_NAMESERVER,	/* struct msg_nameserver: a DNS server */
+	IMSG_CONF_NAMESERVER,	/* struct msg_nameserver: a DNS server, after
+				   the CA bundles it is verified with */
 	IMSG_CONF_KEY,		/* struct msg_key: a private key, DER */
 	IMSG_WORKER_KEYCHAN,	/* none + the helper's end of IMSG_KEY_CHAN */
 
@@ -147,6 +149,9 @@ struct msg_ownaddr {
 struct msg_nameserver {
 	uint32_t	 sslen;
 	struct sockaddr_storage ss;
+	/* DNS over TLS: the name verified, "" for none; its CA bundle */
+	char		 tlsname[EGD_HOST_MAX];
+	int32_t		 ca_id;		/* IMSG_CONF_CA_CHUNK id, -1: none */
 };
 
 #define EGD_DNS_MAXADDR	16	/* addresses in one answer */

@@ -30,7 +30,7 @@ const struct status_shm	*status_shm;
 static struct status_shm *st;
 static int		 st_fd = -1;	/* parent: the memfd, for children */
 static int		 st_me = -1;	/* worker: its instance */
-static uint64_t		 st_dnsbase[4];	/* helper: earlier helpers' counts */
+static uint64_t		 st_dnsbase[9];	/* helper: earlier helpers' counts */
 static uint64_t		 st_keybase[2];
 static uint64_t		 st_dropbase;	/* worker: its predecessors' drops */
 
@@ -159,6 +159,11 @@ status_recv(struct ps_msg *m, int role, int instance)
 		st_dnsbase[1] = atomic_load(&st->helper.hits);
 		st_dnsbase[2] = atomic_load(&st->helper.misses);
 		st_dnsbase[3] = atomic_load(&st->helper.failures);
+		st_dnsbase[4] = atomic_load(&st->helper.tries[0]);
+		st_dnsbase[5] = atomic_load(&st->helper.tries[1]);
+		st_dnsbase[6] = atomic_load(&st->helper.tries[2]);
+		st_dnsbase[7] = atomic_load(&st->helper.ignored);
+		st_dnsbase[8] = atomic_load(&st->helper.records_ignored);
 		SET(st->helper.entries, 0);
 		st_keybase[0] = atomic_load(&st->helper.key_ops);
 		st_keybase[1] = atomic_load(&st->helper.key_refused);
@@ -184,6 +189,11 @@ status_dns(const struct hdns_counters *n)
 	SET(st->helper.misses, st_dnsbase[2] + n->misses);
 	SET(st->helper.failures, st_dnsbase[3] + n->failures);
 	SET(st->helper.entries, n->entries);
+	SET(st->helper.tries[0], st_dnsbase[4] + n->udp);
+	SET(st->helper.tries[1], st_dnsbase[5] + n->tcp);
+	SET(st->helper.tries[2], st_dnsbase[6] + n->tls);
+	SET(st->helper.ignored, st_dnsbase[7] + n->ignored);
+	SET(st->helper.records_ignored, st_dnsbase[8] + n->records_ignored);
 }
 
 void

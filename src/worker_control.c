@@ -705,6 +705,20 @@ metrics_render(struct evbuffer *b)
 	    LD(s->helper.failures));
 	met_one(b, "egressd_dns_cache_entries", "gauge",
 	    "Names in the helper's cache.", LD(s->helper.entries));
+	met_head(b, "egressd_dns_tries_total", "counter",
+	    "DNS questions sent to a server, by transport.");
+	evbuffer_add_printf(b, "egressd_dns_tries_total{transport=\"udp\"} "
+	    "%llu\negressd_dns_tries_total{transport=\"tcp\"} %llu\n"
+	    "egressd_dns_tries_total{transport=\"tls\"} %llu\n",
+	    (unsigned long long)LD(s->helper.tries[0]),
+	    (unsigned long long)LD(s->helper.tries[1]),
+	    (unsigned long long)LD(s->helper.tries[2]));
+	met_one(b, "egressd_dns_answers_ignored_total", "counter",
+	    "DNS datagrams that answered no question asked (another id, "
+	    "question or letter case).", LD(s->helper.ignored));
+	met_one(b, "egressd_dns_records_ignored_total", "counter",
+	    "DNS records ignored: owned by neither the name asked nor its "
+	    "CNAME chain.", LD(s->helper.records_ignored));
 	met_one(b, "egressd_key_operations_total", "counter",
 	    "Private-key operations the helper was asked for.",
 	    LD(s->helper.key_ops));
@@ -1271,22 +1285,37 @@ show_dns(struct evbuffer *b, int json)
 	if (json) {
 		evbuffer_add_printf(b, "{\"queries\":%llu,\"hits\":%llu,"
 		    "\"misses\":%llu,\"failures\":%llu,\"entries\":%llu,"
+		    "\"tries\":{\"udp\":%llu,\"tcp\":%llu,\"tls\":%llu},"
+		    "\"answers_ignored\":%llu,\"records_ignored\":%llu,"
 		    "\"min_ttl\":%d,\"max_ttl\":%d,\"negative_ttl\":%d}\n",
 		    (unsigned long long)LD(h->queries),
 		    (unsigned long long)LD(h->hits),
 		    (unsigned long long)LD(h->misses),
 		    (unsigned long long)LD(h->failures),
-		    (unsigned long long)LD(h->entries), c->dns_min_ttl,
+		    (unsigned long long)LD(h->entries),
+		    (unsigned long long)LD(h->tries[0]),
+		    (unsigned long long)LD(h->tries[1]),
+		    (unsigned long long)LD(h->tries[2]),
+		    (unsigned long long)LD(h->ignored),
+		    (unsigned long long)LD(h->records_ignored), c->dns_min_ttl,
 		    c->dns_max_ttl, c->dns_neg_ttl);
 		return;
 	}
 	evbuffer_add_printf(b, "queries %llu, cache hits %llu, misses %llu, "
-	    "failures %llu\nnames cached %llu\nttl min %d s, max %d s, "
-	    "negative %d s\n", (unsigned long long)LD(h->queries),
-	    (unsigned long long)LD(h->hits), (unsigned long long)LD(h->misses),
+	    "failures %llu\nnames cached %llu\n", (unsigned long long)LD(
+	    h->queries), (unsigned long long)LD(h->hits),
+	    (unsigned long long)LD(h->misses),
 	    (unsigned long long)LD(h->failures),
-	    (unsigned long long)LD(h->entries), c->dns_min_ttl,
-	    c->dns_max_ttl, c->dns_neg_ttl);
+	    (unsigned long long)LD(h->entries));
+	evbuffer_add_printf(b, "sent over udp %llu, tcp %llu, tls %llu\n"
+	    "ignored: answers %llu, records of other names %llu\n",
+	    (unsigned long long)LD(h->tries[0]),
+	    (unsigned long long)LD(h->tries[1]),
+	    (unsigned long long)LD(h->tries[2]),
+	    (unsigned long long)LD(h->ignored),
+	    (unsigned long long)LD(h->records_ignored));
+	evbuffer_add_printf(b, "ttl min %d s, max %d s, negative %d s\n",
+	    c->dns_min_ttl, c->dns_max_ttl, c->dns_neg_ttl);
 }
 
 /* ---- egressctl: the connection ----------------------------------------- */

@@ -53,9 +53,10 @@ conf "$DP"
 start_egressd "$T/egressd.conf" -v || { fail "egressd starts"; done_testing; exit 1; }
 X="-x http://127.0.0.1:$P"
 req() { curl -s -m 10 -o "$T/body" -w '%{http_code}' "$@"; }
-# queries NAME TYPE [LOG]: how many queries of TYPE (A, AAAA) for NAME
+# queries NAME TYPE [LOG]: how many queries of TYPE (A, AAAA) for NAME,
+# in any letter case (each query has its letters in random case: 0x20)
 queries() {
-	grep -c "query\[$2\] $1 from" "${3:-$T/dnsmasq.log}" 2>/dev/null || true
+	grep -ci "query\[$2\] $1 from" "${3:-$T/dnsmasq.log}" 2>/dev/null || true
 }
 
 ok $(log_has "helper: .*nameserver 127.0.0.1 port $DP"; echo $?) \

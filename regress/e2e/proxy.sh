@@ -147,7 +147,7 @@ n0=$(seen evil.test)
 ok $([ "$(req $X "http://evil.test:$OP/small")" = 403 ]; echo $?) "unregistered host: 403"
 ok $(grep -q 'no_service' "$T/body"; echo $?) "with a one-line reason ($(cat "$T/body"))"
 ok $([ "$(seen evil.test)" = "$n0" ]; echo $?) "and nothing reached the origin"
-ok $(grep -q 'evil.test' "$T/dnsmasq.log"; [ $? -ne 0 ]; echo $?) "nor the DNS server"
+ok $(grep -qi 'evil.test' "$T/dnsmasq.log"; [ $? -ne 0 ]; echo $?) "nor the DNS server"
 ok $([ "$(audit_last reason _msgid=DENY authority=evil.test)" = no_service ]; echo $?) "audit: DENY, reason no_service"
 ok $([ "$(req $X "http://origin.test:$CP/small")" = 403 ]; echo $?) "registered host on an unregistered port: 403"
 ok $([ "$(req -p $X "http://evil.test:$OP/small")" = 403 ] || [ "$(req -p $X "http://evil.test:$OP/small")" = 000 ]; echo $?) \
@@ -169,7 +169,7 @@ ok $([ "$(audit_last decision authority=report.test)" = report ] &&
     [ "$(audit_last would authority=report.test)" = private_address ]; echo $?) \
     "audit: decision report, would private_address"
 ok $([ "$(req $X "http://fixed.test:$OP/small")" = 200 ]; echo $?) "static endpoints: 200"
-ok $(grep -q 'fixed.test' "$T/dnsmasq.log"; [ $? -ne 0 ]; echo $?) "without asking DNS"
+ok $(grep -qi 'fixed.test' "$T/dnsmasq.log"; [ $? -ne 0 ]; echo $?) "without asking DNS"
 ok $([ "$(req $X "http://moved.test/headers")" = 200 ] &&
     grep -q "^Host: moved.test\r\?$" "$T/body"; echo $?) \
     "an endpoint on another port: the Host is the one asked, without that port ($(grep '^Host' "$T/body"))"

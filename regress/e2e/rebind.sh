@@ -220,7 +220,7 @@ req() {	# req URL: the status of a request through the gateway
 	    -x "http://127.0.0.1:$P" "$@"
 }
 reason() { audit_get last reason "authority=$1"; }
-dnslog() { grep -c "$1" "$T/dnsmasq.log" 2>/dev/null || true; }
+dnslog() { grep -ci "$1" "$T/dnsmasq.log" 2>/dev/null || true; }
 
 # --- the controls: every listener is reachable through the gateway --------
 ok $([ "$(req "http://lo.test:$OP/small")" = 200 ] && [ "$(hits lo lo.test)" = 1 ]; echo $?) \
