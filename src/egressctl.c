@@ -337,7 +337,12 @@ main(int argc, char *argv[])
 				continue;
 			if (errno == EAGAIN)
 				lost("no answer in time");
-			lost(b.err != NULL ? b.err : strerror(errno));
+			/* A reset is a close with our request unread. */
+			if (b.err == NULL && errno != ECONNRESET)
+				lost(strerror(errno));
+			if (b.err != NULL)
+				lost(b.err);
+			n = 0;
 		}
 		if (n == 0)
 			lost("egressd closed the connection without an answer");

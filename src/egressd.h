@@ -663,6 +663,7 @@ void			 status_count(const struct audit_rec *);
 void			 status_pool_idle(int);
 void			 status_audit_dropped(uint64_t);
 void			 status_admin_refused(void);
+void			 status_admin_closed(int, int);
 void			 status_worker_gen(uint32_t);
 struct st_gen_count;
 void			 status_gens(const struct st_gen_count *, int,

@@ -328,6 +328,15 @@ status_admin_refused(void)
 		ADD(st->workers[st_me].admin_refused, 1);
 }
 
+/* An admin client closed before its answer: kind 0 metrics, 1 control. */
+void
+status_admin_closed(int kind, int why)
+{
+	if (st != NULL && st_me != -1 && kind >= 0 && kind < 2 && why >= 0 &&
+	    why < ST_NADMINCLOSE)
+		ADD(st->workers[st_me].admin_closed[kind][why], 1);
+}
+
 void
 status_worker_gen(uint32_t gen)
 {

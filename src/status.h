@@ -85,6 +85,14 @@ struct st_svc {
 	char			 name[EGD_NAME_MAX];
 };
 
+/* Why an admin connection was closed before it was done. */
+#define ST_AC_DEADLINE	0	/* no request within ADMIN_DEADLINE_MS */
+#define ST_AC_IDLE	1	/* no request yet, closed to make room */
+#define ST_AC_ANSWERING	2	/* being answered, closed to make room */
+#define ST_AC_BUSY	3	/* a new one turned away: every place busy */
+#define ST_NADMINCLOSE	4
+#define ST_AC_NAMES	{ "deadline", "idle", "answering", "busy" }
+
 /*
  * The client connections a worker holds under one configuration
  * generation (gen 0: a free cell), and how many of them are tunnels.
@@ -116,6 +124,8 @@ struct st_worker {
 	_Atomic uint64_t	 audit_dropped;
 	_Atomic uint64_t	 admin_refused;	/* control peers turned away */
 	_Atomic uint64_t	 revoked;	/* tunnels a reload closed */
+	/* admin clients closed: [ADMIN_METRICS, ADMIN_CONTROL][ST_AC_*] */
+	_Atomic uint64_t	 admin_closed[2][ST_NADMINCLOSE];
 	/* gauges */
 	_Atomic uint32_t	 pool_idle;
 	_Atomic uint32_t	 gen;		/* generation in force */

@@ -19,7 +19,25 @@
  *
  * Both protocols are parsed with fixed bounds: a metrics request head of
  * at most MET_MAXHEAD bytes, control messages of the exact sizes in
- * ctl_table, a few connections at a time, each with a deadline.
+ * ctl_table.
+ *
+ * So that clients who connect and say nothing cannot starve the admin
+ * plane: each worker holds at most ADMIN_MAXCONN connections of each
+ * kind; a connection whose request is not whole within
+ * ADMIN_DEADLINE_MS of its accept is answered so (408, or an error for
+ * egressctl) and closed; and a new client that finds every place taken
+ * closes the oldest connection still waiting for its request (an idle
+ * one) to make room, once that one has had ADMIN_GRACE_MS to send it:
+ * until then the worker stops accepting and new clients wait in the
+ * kernel's queue (admin_wait()), so that a flood of new connections
+ * cannot push out a client before its request is read.  Root always gets a control connection: its
+ * connections are never closed to make room for another user's, and it
+ * takes the place of another user's connection, idle or not, when it
+ * must.  A scrape takes, failing an idle one, the place of the oldest
+ * scrape still being answered (a client slow to read).  Only a control
+ * client that finds every place busy with requests, none of them
+ * another user's it may take, is turned away, with an answer saying so.
+ * Every such closing is counted (egressd_admin_closed_total).
  */
 #include "config.h"
 
@@ -42,8 +60,14 @@
 
 #define MET_MAXHEAD	4096	/* bytes of a metrics request head */
 #define ADMIN_MAXCONN	16	/* of each kind, per worker */
-#define ADMIN_TIMEOUT	10	/* seconds a metrics client gets */
-#define CTL_TIMEOUT	30	/* seconds for a whole control exchange */
+#define ADMIN_ACCEPTS	4	/* per wake-up, well below ADMIN_MAXCONN: a
+				   client accepted is read before a flood of
+				   new ones can push it out as idle */
+#define ADMIN_DEADLINE_MS 2000	/* for the whole request, from the accept */
+#define ADMIN_GRACE_MS	250	/* an idle client is safe from eviction */
+#define ADMIN_TIMEOUT	10	/* seconds to write a metrics answer */
+#define CTL_TIMEOUT	30	/* seconds for the rest of a control exchange */
+#define ADMIN_DRAIN	65536	/* bytes read from a client closed unanswered */
 #define CTL_CHUNK	16384	/* bytes of text in one IMSG_CTL_TEXT */
 #define AGG_NGEN	32	/* generations shown, newest first */
 
@@ -56,6 +80,7 @@ struct wadmin {
 	struct msg_admin	 m;
 	int			 fd;
 	struct event		*ev;
+	struct event		*resume;	/* accepting paused until */
 };
 TAILQ_HEAD(wadminlist, wadmin);
 
@@ -66,7 +91,7 @@ TAILQ_HEAD(wadminlist, wadmin);
 #define CP_DONE		0x8	/* answer queued: flush, then close */
 
 struct wctl {
-	TAILQ_ENTRY(wctl)	 entry;
+	TAILQ_ENTRY(wctl)	 entry;		/* oldest first */
 	uint32_t		 id;
 	struct ps_buf		 buf;
 	struct event		*rev, *wev, *tev;
@@ -75,11 +100,16 @@ struct wctl {
 	uint32_t		 flags;		/* of the request */
 	pid_t			 pid;		/* peer, for the logs */
 	uid_t			 uid;
+	int			 asked;		/* the request is whole */
+	uint64_t		 since;		/* accepted, monotonic ms */
 };
 
 struct wmet {
+	TAILQ_ENTRY(wmet)	 entry;		/* oldest first */
 	struct bufferevent	*bev;
+	struct event		*tev;		/* the request's deadline */
 	int			 answered;
+	uint64_t		 since;		/* accepted, monotonic ms */
 };
 
 static struct {
@@ -91,6 +121,7 @@ static struct {
 	struct ps_chan		*parent;
 	struct event		*tick;		/* publishes audit drops */
 	TAILQ_HEAD(, wctl)	 ctls;
+	TAILQ_HEAD(, wmet)	 mets;
 	int			 nctl, nmet;
 	uint32_t		 nextid;
 } adm;
@@ -102,6 +133,7 @@ struct agg {
 	uint64_t	 hist[ST_NBUCKET];
 	uint64_t	 bytes_in, bytes_out, dur_ms, dur_count;
 	uint64_t	 audit_dropped, refused, pool_idle, revoked;
+	uint64_t	 admin_closed[2][ST_NADMINCLOSE];
 	char		 names[ST_NSVC][EGD_NAME_MAX];
 	int		 named[ST_NSVC];
 	/* Connections by generation, newest first, and beyond those. */
@@ -112,6 +144,7 @@ struct agg {
 static struct agg	 agg;
 
 static void	 wctl_accept_cb(int, short, void *);
+static void	 wadmin_resume_cb(int, short, void *);
 static void	 wctl_new(int);
 static void	 wctl_free(struct wctl *);
 static void	 wctl_read_cb(int, short, void *);
@@ -120,6 +153,7 @@ static void	 wctl_timeout_cb(int, short, void *);
 static void	 wctl_answer(struct wctl *, int32_t, struct evbuffer *);
 static void	 wctl_error(struct wctl *, int32_t, const char *);
 static void	 met_new(int);
+static void	 met_free(struct wmet *);
 
 /* What a control client may send, and when; anything else ends it. */
 static const struct ps_handler ctl_table[] = {
@@ -153,6 +187,7 @@ wctl_init(void)
 	TAILQ_INIT(&adm.cur);
 	TAILQ_INIT(&adm.pending);
 	TAILQ_INIT(&adm.ctls);
+	TAILQ_INIT(&adm.mets);
 	adm.inited = 1;
 }
 
@@ -180,6 +215,25 @@ wctl_dispatch_admin(struct ps_chan *c, struct ps_msg *m)
 	TAILQ_INSERT_TAIL(&adm.pending, a, entry);
 }
 
+static uint64_t
+admin_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Accepting again on a listener paused by admin_wait(). */
+static void
+wadmin_resume_cb(int fd, short ev, void *arg)
+{
+	struct wadmin	*a = arg;
+
+	if (adm.active)
+		event_add(a->ev, NULL);
+}
+
 static void
 wadmin_listen(struct wadminlist *l)
 {
@@ -189,7 +243,9 @@ wadmin_listen(struct wadminlist *l)
 		if (a->ev != NULL || a->fd == -1)
 			continue;
 		if ((a->ev = event_new(worker_base, a->fd, EV_READ |
-		    EV_PERSIST, wctl_accept_cb, a)) == NULL)
+		    EV_PERSIST, wctl_accept_cb, a)) == NULL ||
+		    (a->resume = evtimer_new(worker_base, wadmin_resume_cb,
+		    a)) == NULL)
 			fatalx("event_new");
 		event_add(a->ev, NULL);
 	}
@@ -204,6 +260,8 @@ wadmin_close(struct wadminlist *l)
 		TAILQ_REMOVE(l, a, entry);
 		if (a->ev != NULL)
 			event_free(a->ev);
+		if (a->resume != NULL)
+			event_free(a->resume);
 		if (a->fd != -1)
 			close(a->fd);
 		free(a);
@@ -265,13 +323,61 @@ wctl_shutdown(void)
 	wadmin_close(&adm.cur);
 }
 
+/*
+ * Every place of a's kind taken, and the oldest client still waiting
+ * for its request (not root's, on the control socket) is younger than
+ * ADMIN_GRACE_MS: no one may be closed for a new client yet.  Accepting
+ * pauses until it may; meanwhile new clients wait in the kernel's queue,
+ * their requests in their sockets, ready to be read at once.  Returns
+ * 1 when paused.
+ */
+static int
+admin_wait(struct wadmin *a)
+{
+	struct timeval	 tv;
+	const struct wmet *m;
+	const struct wctl *c;
+	uint64_t	 since = 0, now;
+
+	if (a->m.kind == ADMIN_METRICS) {
+		if (adm.nmet < ADMIN_MAXCONN)
+			return 0;
+		TAILQ_FOREACH(m, &adm.mets, entry)
+			if (!m->answered)
+				break;
+		if (m == NULL)
+			return 0;	/* none idle: a slow reader goes */
+		since = m->since;
+	} else {
+		if (adm.nctl < ADMIN_MAXCONN)
+			return 0;
+		TAILQ_FOREACH(c, &adm.ctls, entry)
+			if ((c->phase & (CP_HELLO | CP_REQUEST)) &&
+			    c->uid != 0)
+				break;
+		if (c == NULL)
+			return 0;	/* root may still take a place */
+		since = c->since;
+	}
+	now = admin_now();
+	if (now >= since + ADMIN_GRACE_MS)
+		return 0;
+	tv.tv_sec = 0;
+	tv.tv_usec = (suseconds_t)((since + ADMIN_GRACE_MS - now) * 1000);
+	event_del(a->ev);
+	evtimer_add(a->resume, &tv);
+	return 1;
+}
+
 static void
 wctl_accept_cb(int fd, short ev, void *arg)
 {
 	struct wadmin	*a = arg;
 	int		 s, i;
 
-	for (i = 0; i < ADMIN_MAXCONN; i++) {
+	for (i = 0; i < ADMIN_ACCEPTS; i++) {
+		if (admin_wait(a))
+			return;
 		if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK |
 		    SOCK_CLOEXEC)) == -1) {
 			if (errno != EAGAIN && errno != EINTR &&
@@ -280,20 +386,30 @@ wctl_accept_cb(int fd, short ev, void *arg)
 				    ADMIN_METRICS ? "metrics" : "control");
 			return;
 		}
-		if (a->m.kind == ADMIN_METRICS) {
-			if (adm.nmet >= ADMIN_MAXCONN) {
-				close(s);	/* busy: scrape again */
-				continue;
-			}
+		if (a->m.kind == ADMIN_METRICS)
 			met_new(s);
-		} else {
-			if (adm.nctl >= ADMIN_MAXCONN) {
-				close(s);
-				continue;
-			}
+		else
 			wctl_new(s);
-		}
 	}
+}
+
+/*
+ * The last word (msg, len bytes) to a client about to be closed
+ * unanswered, written without waiting.  What it sent is read first (up
+ * to ADMIN_DRAIN bytes), so that closing does not reset the connection
+ * and throw the last word away before the client reads it.
+ */
+static void
+admin_last_word(int s, const void *msg, size_t len)
+{
+	char	buf[4096];
+	size_t	n = 0;
+	ssize_t	r;
+
+	while (n < ADMIN_DRAIN && (r = read(s, buf, sizeof(buf))) > 0)
+		n += (size_t)r;
+	if (len > 0 && write(s, msg, len) == -1)
+		log_debug("admin client: %s", strerror(errno));
 }
 
 /* ---- text: escaping and numbers ---------------------------------------- */
@@ -423,6 +539,7 @@ put_uptime(struct evbuffer *b, int64_t secs)
 /* ---- the status, summed ------------------------------------------------ */
 
 static const char *const dec_names[ST_NDEC] = { "allow", "deny", "report" };
+static const char *const ac_names[ST_NADMINCLOSE] = ST_AC_NAMES;
 static const char *const class_names[ST_NCLASS] = {
 	"none", "1xx", "2xx", "3xx", "4xx", "5xx"
 };
@@ -507,6 +624,10 @@ agg_collect(void)
 		agg.dur_count += LD(w->dur_count);
 		agg.audit_dropped += LD(w->audit_dropped);
 		agg.refused += LD(w->admin_refused);
+		for (j = 0; j < ST_NADMINCLOSE; j++) {
+			agg.admin_closed[0][j] += LD(w->admin_closed[0][j]);
+			agg.admin_closed[1][j] += LD(w->admin_closed[1][j]);
+		}
 		agg.pool_idle += LD(w->pool_idle);
 		agg.revoked += LD(w->revoked);
 		if (LD(s->parent.workers[k].pid) > 0)
@@ -731,6 +852,16 @@ metrics_render(struct evbuffer *b)
 	met_one(b, "egressd_control_refused_total", "counter",
 	    "Control socket clients turned away (SO_PEERCRED).",
 	    agg.refused);
+	met_head(b, "egressd_admin_closed_total", "counter",
+	    "Admin clients closed before they were done: no request in time "
+	    "(deadline), closed to make room while idle or while being "
+	    "answered, or turned away (busy).");
+	for (i = 0; i < 2; i++)
+		for (d = 0; d < ST_NADMINCLOSE; d++)
+			evbuffer_add_printf(b, "egressd_admin_closed_total{"
+			    "socket=\"%s\",reason=\"%s\"} %llu\n", i == 0 ?
+			    "metrics" : "control", ac_names[d],
+			    (unsigned long long)agg.admin_closed[i][d]);
 	met_one(b, "egressd_worker_restarts_total", "counter",
 	    "Workers that died and were started again.", restarts_total());
 	met_one(b, "egressd_helper_restarts_total", "counter",
@@ -755,9 +886,26 @@ metrics_render(struct evbuffer *b)
 static void
 met_free(struct wmet *m)
 {
+	TAILQ_REMOVE(&adm.mets, m, entry);
+	if (m->tev != NULL)
+		event_free(m->tev);
 	bufferevent_free(m->bev);
 	free(m);
 	adm.nmet--;
+}
+
+/* A short text answer, as the last word to a metrics client on s. */
+static void
+met_last_word(int s, int status, const char *reason, const char *text)
+{
+	char	buf[512];
+	int	n;
+
+	n = snprintf(buf, sizeof(buf), "HTTP/1.1 %d %s\r\nContent-Type: "
+	    "text/plain\r\nContent-Length: %zu\r\nConnection: close\r\n"
+	    "\r\n%s\n", status, reason, strlen(text) + 1, text);
+	admin_last_word(s, buf, n > 0 && (size_t)n < sizeof(buf) ?
+	    (size_t)n : 0);
 }
 
 static void
@@ -793,6 +941,7 @@ met_answer(struct wmet *m, int status, const char *text,
 	else if (!head)
 		evbuffer_add_printf(out, "%s\n", text);
 	m->answered = 1;
+	evtimer_del(m->tev);
 	bufferevent_disable(m->bev, EV_READ);
 }
 
@@ -845,6 +994,22 @@ met_request(struct wmet *m, const char *line, size_t len)
 	evbuffer_free(body);
 }
 
+/* No whole request within the deadline: 408, and the place is free. */
+static void
+met_deadline_cb(int fd, short ev, void *arg)
+{
+	struct wmet	*m = arg;
+
+	if (m->answered)
+		return;
+	status_admin_closed(0, ST_AC_DEADLINE);
+	log_debug("metrics: no request within %d ms, closed",
+	    ADMIN_DEADLINE_MS);
+	met_last_word(bufferevent_getfd(m->bev), 408, "Request Timeout",
+	    "no request within 2 seconds");
+	met_free(m);
+}
+
 static void
 met_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -876,12 +1041,46 @@ met_read_cb(struct bufferevent *bev, void *arg)
 	met_request(m, p, n);
 }
 
+/*
+ * Every place taken: the oldest client still waiting for its request
+ * goes (408), or, when every one is being answered, the oldest of them
+ * (a client slow to read its answer: it had its turn).  A scrape is
+ * never turned away.  (admin_wait() made sure that an idle one closed
+ * here had ADMIN_GRACE_MS to send its request.)
+ */
+static void
+met_make_room(void)
+{
+	struct wmet	*m;
+
+	TAILQ_FOREACH(m, &adm.mets, entry)
+		if (!m->answered)
+			break;
+	if (m == NULL) {
+		m = TAILQ_FIRST(&adm.mets);
+		status_admin_closed(0, ST_AC_ANSWERING);
+		log_debug("metrics: the oldest client, slow to read its "
+		    "answer, closed to make room");
+		met_free(m);
+		return;
+	}
+	status_admin_closed(0, ST_AC_IDLE);
+	log_debug("metrics: the oldest idle client closed to make room");
+	met_last_word(bufferevent_getfd(m->bev), 408, "Request Timeout",
+	    "closed to make room for another client");
+	met_free(m);
+}
+
 static void
 met_new(int s)
 {
 	struct wmet	*m;
 	struct timeval	 tv = { ADMIN_TIMEOUT, 0 };
+	struct timeval	 dl = { ADMIN_DEADLINE_MS / 1000,
+			    ADMIN_DEADLINE_MS % 1000 * 1000 };
 
+	if (adm.nmet >= ADMIN_MAXCONN)
+		met_make_room();
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->bev = bufferevent_socket_new(worker_base, s,
 	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
@@ -889,8 +1088,16 @@ met_new(int s)
 		close(s);
 		return;
 	}
+	TAILQ_INSERT_TAIL(&adm.mets, m, entry);
 	adm.nmet++;
-	bufferevent_set_timeouts(m->bev, &tv, &tv);
+	m->since = admin_now();
+	if ((m->tev = evtimer_new(worker_base, met_deadline_cb, m)) == NULL) {
+		met_free(m);
+		return;
+	}
+	evtimer_add(m->tev, &dl);
+	/* Reading is bounded by the deadline; writing the answer by tv. */
+	bufferevent_set_timeouts(m->bev, NULL, &tv);
 	bufferevent_setwatermark(m->bev, EV_READ, 0, MET_MAXHEAD);
 	bufferevent_setcb(m->bev, met_read_cb, met_write_cb, met_event_cb, m);
 	bufferevent_enable(m->bev, EV_READ | EV_WRITE);
@@ -1331,14 +1538,85 @@ wctl_find(uint32_t id)
 	return NULL;
 }
 
+/* Still waiting for its request: it may be closed to make room. */
+static int
+wctl_idle(const struct wctl *c)
+{
+	return (c->phase & (CP_HELLO | CP_REQUEST)) != 0;
+}
+
+/*
+ * The last word to a control client about to be closed unanswered: text
+ * and an IMSG_CTL_END with status, written without waiting, after what
+ * was already queued for it.
+ */
+static void
+wctl_last_word(int s, struct ps_buf *b, int32_t status, const char *text)
+{
+	struct ps_buf	 tmp;
+
+	if (b == NULL) {
+		if (ps_buf_init(&tmp, s) == -1)
+			return;
+		b = &tmp;
+	}
+	if (ps_compose(b, IMSG_CTL_TEXT, 0, -1, text, strlen(text)) == 0 &&
+	    ps_compose(b, IMSG_CTL_END, 0, -1, &status, sizeof(status)) == 0)
+		(void)ps_flush(b);
+	admin_last_word(s, NULL, 0);
+	if (b == &tmp)
+		ps_buf_clear(&tmp);
+}
+
+/*
+ * Every place taken by a new client (root: whether it is root's).  The
+ * oldest connection still waiting for its request that is not root's
+ * goes; for root, failing that, the oldest that is not root's, answered
+ * or not, then root's own oldest idle one.  -1: nobody can go.
+ */
+static int
+wctl_make_room(int root)
+{
+	struct wctl	*c;
+
+	TAILQ_FOREACH(c, &adm.ctls, entry)
+		if (wctl_idle(c) && c->uid != 0)
+			break;
+	if (c == NULL && root) {
+		TAILQ_FOREACH(c, &adm.ctls, entry)
+			if (c->uid != 0)
+				break;
+		if (c == NULL)
+			TAILQ_FOREACH(c, &adm.ctls, entry)
+				if (wctl_idle(c))
+					break;
+	}
+	if (c == NULL)
+		return -1;
+	status_admin_closed(1, wctl_idle(c) ? ST_AC_IDLE : ST_AC_ANSWERING);
+	log_info("control: pid %d uid %u closed to make room for %s client",
+	    (int)c->pid, (unsigned)c->uid, root ? "a root" : "another");
+	wctl_last_word(c->buf.fd, &c->buf, CTL_ERROR, "connection closed to "
+	    "make room for another client\n");
+	wctl_free(c);
+	return 0;
+}
+
+/*
+ * A control client: who it is first (SO_PEERCRED), then a place.  A
+ * peer that is neither root nor of the control group is answered and
+ * closed at once, without taking a place.
+ */
 static void
 wctl_new(int s)
 {
 	struct wctl	*c;
 	struct ucred	 uc;
-	struct timeval	 tv = { CTL_TIMEOUT, 0 };
+	struct timeval	 dl = { ADMIN_DEADLINE_MS / 1000,
+			    ADMIN_DEADLINE_MS % 1000 * 1000 };
 	socklen_t	 len = sizeof(uc);
 	const struct wadmin *a = TAILQ_FIRST(&adm.cur);
+	char		 msg[128];
 	uint32_t	 gid = 0;
 	int		 allowed;
 
@@ -1346,6 +1624,28 @@ wctl_new(int s)
 		a = TAILQ_NEXT(a, entry);
 	if (a != NULL)
 		gid = a->m.gid;
+	memset(&uc, 0, sizeof(uc));
+	allowed = getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 &&
+	    len == sizeof(uc) && (uc.uid == 0 || uc.gid == gid);
+	if (!allowed) {
+		log_warnx("control: pid %d uid %u gid %u: permission denied",
+		    (int)uc.pid, (unsigned)uc.uid, (unsigned)uc.gid);
+		status_admin_refused();
+		wctl_last_word(s, NULL, CTL_DENIED, "permission denied\n");
+		close(s);
+		return;
+	}
+	if (adm.nctl >= ADMIN_MAXCONN && wctl_make_room(uc.uid == 0) == -1) {
+		status_admin_closed(1, ST_AC_BUSY);
+		log_info("control: pid %d uid %u turned away: %d connections "
+		    "being answered", (int)uc.pid, (unsigned)uc.uid,
+		    adm.nctl);
+		snprintf(msg, sizeof(msg), "egressd is busy: %d control "
+		    "connections being answered; try again\n", adm.nctl);
+		wctl_last_word(s, NULL, CTL_ERROR, msg);
+		close(s);
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		close(s);
 		return;
@@ -1357,6 +1657,9 @@ wctl_new(int s)
 	}
 	c->id = ++adm.nextid;
 	c->phase = CP_HELLO;
+	c->pid = uc.pid;
+	c->uid = uc.uid;
+	c->since = admin_now();
 	c->rev = event_new(worker_base, s, EV_READ | EV_PERSIST, wctl_read_cb,
 	    c);
 	c->wev = event_new(worker_base, s, EV_WRITE, wctl_write_cb, c);
@@ -1367,20 +1670,7 @@ wctl_new(int s)
 		wctl_free(c);
 		return;
 	}
-	evtimer_add(c->tev, &tv);
-
-	memset(&uc, 0, sizeof(uc));
-	allowed = getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0 &&
-	    len == sizeof(uc) && (uc.uid == 0 || uc.gid == gid);
-	c->pid = uc.pid;
-	c->uid = uc.uid;
-	if (!allowed) {
-		log_warnx("control: pid %d uid %u gid %u: permission denied",
-		    (int)uc.pid, (unsigned)uc.uid, (unsigned)uc.gid);
-		status_admin_refused();
-		wctl_error(c, CTL_DENIED, "permission denied");
-		return;
-	}
+	evtimer_add(c->tev, &dl);
 	event_add(c->rev, NULL);
 }
 
@@ -1400,10 +1690,23 @@ wctl_free(struct wctl *c)
 	free(c);
 }
 
+/*
+ * The request's deadline, or the exchange's: a client still waiting to
+ * send its request is told why it is closed; any other is just closed.
+ */
 static void
 wctl_timeout_cb(int fd, short ev, void *arg)
 {
-	wctl_free(arg);
+	struct wctl	*c = arg;
+
+	if (wctl_idle(c)) {
+		status_admin_closed(1, ST_AC_DEADLINE);
+		log_debug("control: pid %d uid %u: no request within %d ms",
+		    (int)c->pid, (unsigned)c->uid, ADMIN_DEADLINE_MS);
+		wctl_last_word(c->buf.fd, &c->buf, CTL_ERROR, "no request "
+		    "within 2 seconds: connection closed\n");
+	}
+	wctl_free(c);
 }
 
 static void
@@ -1421,6 +1724,21 @@ wctl_write_cb(int fd, short ev, void *arg)
 		event_add(c->wev, NULL);
 }
 
+/*
+ * The request is whole: from now on the exchange has CTL_TIMEOUT (a
+ * reload takes its time), no longer the request's deadline.
+ */
+static void
+wctl_asked(struct wctl *c)
+{
+	struct timeval	tv = { CTL_TIMEOUT, 0 };
+
+	if (c->asked)
+		return;
+	c->asked = 1;
+	evtimer_add(c->tev, &tv);
+}
+
 /* Queue text (the whole of b) and the end with status; then close. */
 static void
 wctl_answer(struct wctl *c, int32_t status, struct evbuffer *b)
@@ -1435,6 +1753,7 @@ wctl_answer(struct wctl *c, int32_t status, struct evbuffer *b)
 			break;
 	ps_compose(&c->buf, IMSG_CTL_END, 0, -1, &status, sizeof(status));
 	c->phase = CP_DONE;
+	wctl_asked(c);
 	event_del(c->rev);
 	event_add(c->wev, NULL);
 }
@@ -1480,6 +1799,7 @@ wctl_request(struct wctl *c, const struct ps_msg *m)
 		log_info("control: reload asked by pid %d uid %u",
 		    (int)c->pid, (unsigned)c->uid);
 		c->phase = CP_WAIT;
+		wctl_asked(c);
 		event_del(c->rev);
 		return;
 	case IMSG_CTL_LOG_VERBOSE:
