@@ -32,34 +32,40 @@ send_host(struct ps_chan *c, uint32_t type, uint32_t owner, const char *h)
 	ps_chan_compose(c, type, 0, -1, &mh, sizeof(mh));
 }
 
+/* CA bundle i in pieces (IMSG_CONF_CA_CHUNK). */
+void
+conf_send_ca(struct ps_chan *c, const struct egressd_conf *conf, int i)
+{
+	struct msg_ca_chunk	*mc;
+	size_t			 off = 0, n;
+
+	mc = ps_xcalloc(1, sizeof(*mc));
+	do {
+		n = conf->cas[i].len - off;
+		if (n > EGD_CA_CHUNK)
+			n = EGD_CA_CHUNK;
+		mc->id = (uint32_t)i;
+		mc->total = (uint32_t)conf->cas[i].len;
+		mc->off = (uint32_t)off;
+		mc->len = (uint32_t)n;
+		memcpy(mc->data, conf->cas[i].pem + off, n);
+		ps_chan_compose(c, IMSG_CONF_CA_CHUNK, 0, -1, mc,
+		    offsetof(struct msg_ca_chunk, data) + n);
+		off += n;
+	} while (off < conf->cas[i].len);
+	free(mc);
+}
+
 /* CA bundles in pieces, then the destinations that refer to them. */
 static void
 send_cas(struct ps_chan *c, const struct egressd_conf *conf)
 {
-	struct msg_ca_chunk		*mc;
 	struct destination		*dc;
 	const struct destination	*d;
-	size_t				 off, n;
 	int				 i;
 
-	mc = ps_xcalloc(1, sizeof(*mc));
-	for (i = 0; i < conf->ncas; i++) {
-		off = 0;
-		do {
-			n = conf->cas[i].len - off;
-			if (n > EGD_CA_CHUNK)
-				n = EGD_CA_CHUNK;
-			mc->id = (uint32_t)i;
-			mc->total = (uint32_t)conf->cas[i].len;
-			mc->off = (uint32_t)off;
-			mc->len = (uint32_t)n;
-			memcpy(mc->data, conf->cas[i].pem + off, n);
-			ps_chan_compose(c, IMSG_CONF_CA_CHUNK, 0, -1, mc,
-			    offsetof(struct msg_ca_chunk, data) + n);
-			off += n;
-		} while (off < conf->cas[i].len);
-	}
-	free(mc);
+	for (i = 0; i < conf->ncas; i++)
+		conf_send_ca(c, conf, i);
 	dc = ps_xcalloc(1, sizeof(*dc));
 	TAILQ_FOREACH(d, &conf->destinations, entry) {
 		*dc = *d;

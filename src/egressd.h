@@ -360,6 +360,11 @@ struct egressd_conf {
 	char			 resolver[PATH_MAX];
 	struct sockaddr_storage	 nameservers[8];	/* override resolver */
 	int			 nnameservers;
+	struct nameserver_tls {	/* DNS over TLS, by nameserver */
+		char		 name[EGD_HOST_MAX];	/* "": plain DNS */
+		char		 ca[EGD_PATH_MAX];	/* "": the system's */
+		int		 ca_id;			/* conf->cas */
+	}			 nstls[8];
 	int			 workers;	/* 0: one per CPU */
 	int			 drain_timeout;
 	int			 revoke_grace;	/* seconds, refused tunnels */
@@ -479,6 +484,8 @@ const char		*pathnorm_error(int);
 
 /* conf_wire.c: a configuration generation as messages */
 void			 conf_send(struct ps_chan *, const struct egressd_conf *,
+			    int);
+void			 conf_send_ca(struct ps_chan *, const struct egressd_conf *,
 			    int);
 int			 conf_recv(struct egressd_conf *, struct ps_msg *,
 			    const char **);

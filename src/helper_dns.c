@@ -37,6 +37,8 @@
 #include <event2/event.h>
 #include <event2/util.h>
 
+#include <openssl/evp.h>
+
 #include "egressd.h"
 
 #define HDNS_MAXENTRIES	10000		/* names cached, answered or not */
@@ -407,6 +409,8 @@ static struct {
 	struct hdns_ttl		 ttl, newttl;
 	struct msg_nameserver	 ns[HDNS_MAXNS], newns[HDNS_MAXNS];
 	int			 nns, nnewns;
+	/* DNS over TLS: the SHA-256 of each server's CA bundle */
+	uint8_t			 cadigest[HDNS_MAXNS][32];
 	struct hdns_ca		 cas[EGD_MAX_CAS];
 	int			 inconf;
 	int			 have_conf;	/* a generation arrived */
@@ -526,18 +530,38 @@ hdns_conf_nameserver(const struct msg_nameserver *m)
 	hd.newns[hd.nnewns++] = *m;
 }
 
+/* The digest of server i's CA bundle in the generation received. */
+static void
+hdns_ca_digest(int i, uint8_t *out)
+{
+	const struct hdns_ca	*ca;
+
+	memset(out, 0, 32);
+	if (hd.newns[i].tlsname[0] == '\0')
+		return;
+	ca = &hd.cas[hd.newns[i].ca_id];
+	if (ca->pem != NULL && EVP_Digest(ca->pem, ca->len, out, NULL,
+	    EVP_sha256(), NULL) != 1)
+		fatalx("EVP_Digest");
+}
+
+/* Other servers, or a DNS over TLS server verified with other CAs. */
 static int
 hdns_servers_changed(void)
 {
+	uint8_t	d[32];
 	int	i;
 
 	if (!hd.applied || hd.nns != hd.nnewns)
 		return 1;
-	for (i = 0; i < hd.nns; i++)
+	for (i = 0; i < hd.nns; i++) {
 		if (!addr_equal(&hd.ns[i].ss, &hd.newns[i].ss) ||
-		    strcmp(hd.ns[i].tlsname, hd.newns[i].tlsname) != 0 ||
-		    hd.ns[i].ca_id != hd.newns[i].ca_id)
+		    strcmp(hd.ns[i].tlsname, hd.newns[i].tlsname) != 0)
 			return 1;
+		hdns_ca_digest(i, d);
+		if (memcmp(d, hd.cadigest[i], sizeof(d)) != 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -558,6 +582,7 @@ hdns_set_servers(void)
 
 	memset(s, 0, sizeof(s));
 	for (i = 0; i < hd.nnewns; i++) {
+		hdns_ca_digest(i, hd.cadigest[i]);
 		addr_ntop(&hd.newns[i].ss, addr, sizeof(addr));
 		s[n].ss = hd.newns[i].ss;
 		s[n].sslen = hd.newns[i].sslen;

@@ -56,6 +56,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <event2/event.h>
 
@@ -623,9 +624,16 @@ hres_keep_session(struct hres_q *q)
 	struct hres_server	*s = &hr.servers[q->server];
 	SSL_SESSION		*sess;
 
-	if (q->ssl == NULL || (sess = SSL_get1_session(q->ssl)) == NULL)
+	if (q->ssl == NULL)
 		return;
-	if (!SSL_SESSION_is_resumable(sess)) {
+	/*
+	 * The exchange is over: freed without this, the connection would
+	 * make its session (shared with s->session) unresumable.
+	 */
+	SSL_set_shutdown(q->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+	if ((sess = SSL_get1_session(q->ssl)) == NULL)
+		return;
+	if (!SSL_SESSION_is_resumable(sess) || sess == s->session) {
 		SSL_SESSION_free(sess);
 		return;
 	}
@@ -648,6 +656,8 @@ hres_tls_new(struct hres_q *q)
 		ERR_clear_error();
 		return -1;
 	}
+	/* As an origin is verified (worker_origin.c). */
+	SSL_set_hostflags(q->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
 	SSL_set_verify(q->ssl, SSL_VERIFY_PEER, NULL);
 	return 0;
 }

@@ -254,14 +254,30 @@ parent_send_conf(struct child *c)
 	struct msg_listener	 ml;
 	struct msg_nameserver	 mn;
 	struct listener		*l;
-	int			 fd, i;
+	int			 fd, i, j;
 
 	conf_send(c->chan, conf, c->role);
 
-	/* Only the helper talks to DNS servers (resolv_conf() found them). */
+	/*
+	 * Only the helper talks to DNS servers (resolv_conf() found them),
+	 * and it gets the CA bundles of those it speaks TLS to, first.
+	 */
+	for (i = 0; c->role == ROLE_HELPER && i < conf->ncas; i++) {
+		for (j = 0; j < conf->nnameservers; j++)
+			if (conf->nstls[j].name[0] != '\0' &&
+			    conf->nstls[j].ca_id == i)
+				break;
+		if (j < conf->nnameservers)
+			conf_send_ca(c->chan, conf, i);
+	}
 	for (i = 0; c->role == ROLE_HELPER && i < conf->nnameservers; i++) {
 		memset(&mn, 0, sizeof(mn));
 		mn.ca_id = -1;
+		if (conf->nstls[i].name[0] != '\0') {
+			strlcpy(mn.tlsname, conf->nstls[i].name,
+			    sizeof(mn.tlsname));
+			mn.ca_id = conf->nstls[i].ca_id;
+		}
 		mn.ss = conf->nameservers[i];
 		if (mn.ss.ss_family == AF_INET6) {
 			mn.sslen = sizeof(struct sockaddr_in6);

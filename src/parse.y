@@ -274,6 +274,10 @@ static int			*curnidents;
 static uint32_t			 ngateways, nlisteners, nservices, nroutes;
 static uint32_t			 nmatches;
 static int			 inaudit;	/* in the audit block */
+static struct {				/* nstls, for nameserver_add() */
+	const char		*name, *ca;
+	YYLTYPE			 nameloc, caloc;
+} ns_tls;
 static YYLTYPE			 audit_loc;	/* the first audit block */
 
 static struct {
@@ -369,7 +373,7 @@ global		: USER STRING			{
 			set_path(&@2, "resolver", conf->resolver,
 			    sizeof(conf->resolver), $2);
 		}
-		| NAMESERVER STRING optport	{
+		| NAMESERVER STRING optport nstls {
 			nameserver_add(&@1, &@2, $2, $3);
 		}
 		| DRAIN TIMEOUT NUMBER		{
@@ -458,6 +462,23 @@ global		: USER STRING			{
 		}
 		| CONTROL SOCKET STRING optgroup {
 			control_socket(&@3, &@4, $3, $4);
+		}
+		;
+
+/* A nameserver's DNS over TLS: the name its certificate must have. */
+nstls		: /* empty */			{
+			ns_tls.name = ns_tls.ca = NULL;
+		}
+		| TLS STRING nsca		{
+			ns_tls.name = $2;
+			ns_tls.nameloc = @2;
+		}
+		;
+
+nsca		: /* empty */			{ ns_tls.ca = NULL; }
+		| CA STRING			{
+			ns_tls.ca = $2;
+			ns_tls.caloc = @2;
 		}
 		;
 
@@ -1797,20 +1818,49 @@ addr_get(const YYLTYPE *loc, const char *s, struct egd_addr *a)
 	return -1;
 }
 
-/* port: -1 none given (53), 0 out of range, already reported. */
+/*
+ * port: -1 none given (53, or 853 for DNS over TLS), 0 out of range,
+ * already reported.  ns_tls: "tls NAME [ca FILE]", if given.
+ */
 static void
 nameserver_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
     long long port)
 {
 	struct sockaddr_storage	 ss;
+	struct nameserver_tls	 t;
 	struct egd_addr		 a;
 	char			 abuf[INET6_ADDRSTRLEN];
+	const char		*why, *path;
 	int			 i;
 
+	memset(&t, 0, sizeof(t));
+	t.ca_id = -1;
+	if (ns_tls.name != NULL) {
+		if (host_valid(ns_tls.name, 0, &why) == -1) {
+			conf_error(&ns_tls.nameloc, "nameserver tls: %s", why);
+			return;
+		}
+		strlcpy(t.name, ns_tls.name, sizeof(t.name));
+		if (ns_tls.ca != NULL && (ns_tls.ca[0] != '/' ||
+		    strlen(ns_tls.ca) >= sizeof(t.ca))) {
+			conf_error(&ns_tls.caloc, "nameserver ca: an absolute "
+			    "path of at most %zu bytes", sizeof(t.ca) - 1);
+			return;
+		}
+		if (ns_tls.ca != NULL)
+			strlcpy(t.ca, ns_tls.ca, sizeof(t.ca));
+		path = t.ca[0] != '\0' ? t.ca : EGRESSD_CABUNDLE;
+		if ((t.ca_id = conf_ca_add(conf, path, &why)) == -1) {
+			conf_error(ns_tls.ca != NULL ? &ns_tls.caloc :
+			    &ns_tls.nameloc, "nameserver ca \"%s\": %s", path,
+			    why);
+			return;
+		}
+	}
 	if (addr_get(addrloc, addr, &a) == -1 || port == 0)
 		return;
 	if (port == -1)
-		port = 53;
+		port = t.name[0] != '\0' ? 853 : 53;
 	egd_addr_to_sa(&a, (uint16_t)port, &ss);
 	for (i = 0; i < conf->nnameservers; i++)
 		if (addr_equal(&conf->nameservers[i], &ss)) {
@@ -1823,6 +1873,7 @@ nameserver_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 		    MAXNAMESERVERS);
 		return;
 	}
+	conf->nstls[conf->nnameservers] = t;
 	conf->nameservers[conf->nnameservers++] = ss;
 }
 

@@ -147,7 +147,16 @@ print_global(FILE *fp, const struct egressd_conf *conf)
 		    &conf->nameservers[i], &a, &port);
 		fputs("nameserver ", fp);
 		print_addr(fp, &a);
-		fprintf(fp, " port %u\n", port);
+		fprintf(fp, " port %u", port);
+		if (conf->nstls[i].name[0] != '\0') {
+			fputs(" tls ", fp);
+			print_string(fp, conf->nstls[i].name);
+			if (conf->nstls[i].ca[0] != '\0') {
+				fputs(" ca ", fp);
+				print_string(fp, conf->nstls[i].ca);
+			}
+		}
+		fputc('\n', fp);
 	}
 	fprintf(fp, "drain timeout %d\n", conf->drain_timeout);
 	fprintf(fp, "revoke grace %d\n", conf->revoke_grace);

@@ -5,7 +5,9 @@ send.  It listens on ADDR:PORT over UDP and TCP, and appends one JSON
 line per query to LOG (transport, source port, id, the name as it
 arrived with its letter case, type, and what was sent back), so that a
 test can tell what the gateway asked and what it was offered.  It stops
-by itself after SECONDS.
+by itself after SECONDS.  With TLSPORT CERT KEY it also answers DNS over
+TLS (RFC 7858) on ADDR:TLSPORT with that certificate, as over TCP, and
+logs whether each TLS session was resumed.
 
 The first label of the name asked picks the behaviour (A questions;
 AAAA questions are answered NOERROR without records, unknown names
@@ -31,9 +33,10 @@ NXDOMAIN).  REAL is 127.0.0.1, SPOOF 127.0.0.2:
   tc             SPOOF with TC set; over TCP: REAL
   tconly         SPOOF with TC set; over TCP the connection is closed
 """
-import json, socket, struct, sys, threading, time
+import json, socket, ssl, struct, sys, threading, time
 
 addr, port, logpath, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+tlsport = int(sys.argv[5]) if len(sys.argv) > 7 else 0
 REAL, SPOOF = "127.0.0.1", "127.0.0.2"
 A, CNAME, AAAA = 1, 5, 28
 lock = threading.Lock()
@@ -137,9 +140,12 @@ tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 tcp.bind((addr, port))
 tcp.listen(64)
 
-def entry(t, src, qid, name, qtype, sends):
-    return {"t": t, "sport": src[1], "id": qid, "qname": name, "qtype": qtype,
-            "sent": [(s[0], len(s[1]), s[2]) for s in sends] if sends is not None else "closed"}
+def entry(t, src, qid, name, qtype, sends, resumed=None):
+    e = {"t": t, "sport": src[1], "id": qid, "qname": name, "qtype": qtype,
+         "sent": [(s[0], len(s[1]), s[2]) for s in sends] if sends is not None else "closed"}
+    if resumed is not None:
+        e["resumed"] = resumed
+    return e
 
 def serve_udp():
     while True:
@@ -166,9 +172,17 @@ def recv_exact(conn, n):
         buf += chunk
     return buf
 
-def serve_tcp_conn(conn, src):
+def serve_tcp_conn(conn, src, tls=None):
     with conn:
         conn.settimeout(10)
+        resumed = None
+        if tls is not None:
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+                resumed = conn.session_reused
+            except Exception as e:
+                log({"t": "tls", "sport": src[1], "handshake": str(e)[:100]})
+                return
         try:
             head = recv_exact(conn, 2)
             if head is None:
@@ -178,7 +192,7 @@ def serve_tcp_conn(conn, src):
         except Exception:
             return
         sends = plan(name.split(".")[0].lower(), qid, qwire, name, qtype, True)
-        log(entry("tcp", src, qid, name, qtype, sends))
+        log(entry("tcp" if tls is None else "tls", src, qid, name, qtype, sends, resumed))
         for label, data, sock, delay in sends or []:
             conn.sendall(struct.pack("!H", len(data)) + data)
 
@@ -187,7 +201,20 @@ def serve_tcp():
         conn, src = tcp.accept()
         threading.Thread(target=serve_tcp_conn, args=(conn, src), daemon=True).start()
 
+def serve_tls(listener, ctx):
+    while True:
+        conn, src = listener.accept()
+        threading.Thread(target=serve_tcp_conn, args=(conn, src, ctx), daemon=True).start()
+
 threading.Thread(target=serve_udp, daemon=True).start()
 threading.Thread(target=serve_tcp, daemon=True).start()
+if tlsport:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[6], sys.argv[7])
+    tl = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tl.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    tl.bind((addr, tlsport))
+    tl.listen(64)
+    threading.Thread(target=serve_tls, args=(tl, ctx), daemon=True).start()
 open(logpath + ".ready", "w").close()
 time.sleep(seconds)
