@@ -338,10 +338,12 @@ hres_timer_cb(int fd, short ev, void *arg)
 {
 	struct hres_q	*q = arg;
 
-	if (q->state == HQ_FAILED)
-		hres_next(q, 0, "could not ask");
-	else
+	if (q->state != HQ_FAILED)
 		hres_next(q, 1, "no answer in time");
+	else if (hres_now() >= q->deadline)
+		hres_next(q, 1, "no time left");
+	else
+		hres_next(q, 0, "could not ask");
 }
 
 /* Its answer: the outcome of the question, or a failure of the server. */
