@@ -485,8 +485,8 @@ const char		*pathnorm_error(int);
 /* conf_wire.c: a configuration generation as messages */
 void			 conf_send(struct ps_chan *, const struct egressd_conf *,
 			    int);
-void			 conf_send_ca(struct ps_chan *, const struct egressd_conf *,
-			    int);
+void			 conf_send_ca(struct ps_chan *,
+			    const struct egressd_conf *, int);
 int			 conf_recv(struct egressd_conf *, struct ps_msg *,
 			    const char **);
 void			 conf_local_addrs(struct egressd_conf *);
@@ -560,7 +560,7 @@ void			 hdns_log_stats(void);
 struct hdns_counters {
 	uint64_t		 queries, hits, misses, failures;
 	uint64_t		 entries;	/* names cached now */
-	uint64_t		 udp, tcp, tls;	/* questions sent, by transport */
+	uint64_t		 udp, tcp, tls;	/* questions sent */
 	uint64_t		 ignored;	/* datagrams answering nothing */
 	uint64_t		 records_ignored; /* owned by other names */
 };
@@ -604,11 +604,11 @@ struct dnsw_answer {
 	int		 rcode;
 	int		 naddrs;
 	struct egd_addr	 addrs[EGD_DNS_MAXADDR];
-	uint32_t	 ttl;		/* the smallest of the chain and addresses */
+	uint32_t	 ttl;		/* smallest of chain and addresses */
 	int		 chain;		/* CNAMEs followed */
-	int		 ignored;	/* records owned by no name of the chain */
+	int		 ignored;	/* records of names off the chain */
 	int		 dropped;	/* addresses beyond EGD_DNS_MAXADDR */
-	const char	*why;		/* DNSW_IGNORE, DNSW_BROKEN: the reason */
+	const char	*why;		/* DNSW_IGNORE, DNSW_BROKEN: why */
 };
 int			 dnsw_question(struct dnsw_question *, const char *,
 			    uint16_t, uint16_t, const uint8_t *, size_t);
@@ -628,7 +628,7 @@ struct ssl_session_st;
 struct hres_server {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
-	struct ssl_ctx_st	*ctx;		/* DNS over TLS; NULL: UDP, TCP */
+	struct ssl_ctx_st	*ctx;		/* DNS over TLS, or NULL */
 	struct ssl_session_st	*session;	/* to resume */
 	char			 tlsname[EGD_HOST_MAX];	/* verified name */
 };

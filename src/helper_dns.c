@@ -414,7 +414,7 @@ static struct {
 	struct hdns_ca		 cas[EGD_MAX_CAS];
 	int			 inconf;
 	int			 have_conf;	/* a generation arrived */
-	int			 applied;	/* servers given to the resolver */
+	int			 applied;	/* servers given to hres */
 	struct event		*resume_ev;
 	TAILQ_HEAD(, hdns_client) clients;
 	struct hdns_stats	 stats;

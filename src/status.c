@@ -30,7 +30,7 @@ const struct status_shm	*status_shm;
 static struct status_shm *st;
 static int		 st_fd = -1;	/* parent: the memfd, for children */
 static int		 st_me = -1;	/* worker: its instance */
-static uint64_t		 st_dnsbase[9];	/* helper: earlier helpers' counts */
+static uint64_t		 st_dnsbase[9];	/* earlier helpers' counts */
 static uint64_t		 st_keybase[2];
 static uint64_t		 st_dropbase;	/* worker: its predecessors' drops */
 

@@ -66,8 +66,8 @@ struct st_helper {
 	_Atomic uint64_t	 misses;
 	_Atomic uint64_t	 failures;
 	_Atomic uint64_t	 entries;	/* names cached now (gauge) */
-	_Atomic uint64_t	 tries[3];	/* questions sent: UDP, TCP, TLS */
-	_Atomic uint64_t	 ignored;	/* datagrams answering no question */
+	_Atomic uint64_t	 tries[3];	/* sent over UDP, TCP, TLS */
+	_Atomic uint64_t	 ignored;	/* answers to no question */
 	_Atomic uint64_t	 records_ignored; /* owned by other names */
 	_Atomic uint64_t	 key_ops;	/* private-key operations done */
 	_Atomic uint64_t	 key_refused;	/* and refused or failed */

@@ -30,14 +30,15 @@
  * one) to make room, once that one has had ADMIN_GRACE_MS to send it:
  * until then the worker stops accepting and new clients wait in the
  * kernel's queue (admin_wait()), so that a flood of new connections
- * cannot push out a client before its request is read.  Root always gets a control connection: its
- * connections are never closed to make room for another user's, and it
- * takes the place of another user's connection, idle or not, when it
- * must.  A scrape takes, failing an idle one, the place of the oldest
- * scrape still being answered (a client slow to read).  Only a control
- * client that finds every place busy with requests, none of them
- * another user's it may take, is turned away, with an answer saying so.
- * Every such closing is counted (egressd_admin_closed_total).
+ * cannot push out a client before its request is read.  Root always
+ * gets a control connection: its connections are never closed to make
+ * room for another user's, and it takes the place of another user's
+ * connection, idle or not, when it must.  A scrape takes, failing an
+ * idle one, the place of the oldest scrape still being answered (a
+ * client slow to read).  Only a control client that finds every place
+ * busy with requests, none of them another user's it may take, is
+ * turned away, with an answer saying so.  Every such closing is counted
+ * (egressd_admin_closed_total).
  */
 #include "config.h"
 
