@@ -71,7 +71,7 @@ send_cas(struct ps_chan *c, const struct egressd_conf *conf)
 		*dc = *d;
 		memset(&dc->entry, 0, sizeof(dc->entry));
 		for (i = 0; i < EGD_MAX_DSTPORTS; i++)
-			dc->ports[i].ctx = dc->ports[i].sess = NULL;
+			dc->ports[i].ctx = NULL;
 		ps_chan_compose(c, IMSG_CONF_DEST, 0, -1, dc, sizeof(*dc));
 	}
 	free(dc);
@@ -450,7 +450,7 @@ recv_dest(struct egressd_conf *conf, const struct ps_msg *m)
 	    d->nports > EGD_MAX_DSTPORTS;
 	for (i = 0; !bad && i < EGD_MAX_DSTPORTS; i++) {
 		p = &d->ports[i];
-		p->ctx = p->sess = NULL;
+		p->ctx = NULL;
 		if (i >= d->nports)
 			continue;
 		bad = !STR_OK(p->sni) || !STR_OK(p->ca) ||

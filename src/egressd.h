@@ -281,7 +281,6 @@ struct dst_port {
 	char			 key[EGD_PATH_MAX];	/* mutual: to the helper */
 	int32_t			 cert_id;	/* in conf->cas, -1: none */
 	void			*ctx;		/* worker: SSL_CTX */
-	void			*sess;		/* worker: a session to resume */
 };
 
 struct destination {

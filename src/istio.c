@@ -2226,9 +2226,9 @@ read_ctls(struct rd *rd, yaml_node_t *tls, const char *path,
 {
 	struct ist_loc	 l;
 	struct ist_str	 in;
-	char		*s, fpath[PATH_LEN];
+	char		*s, fpath[PATH_LEN], lit[64];
 	size_t		 i;
-	int		 b;
+	int		 b, v6;
 
 	if (tls == NULL)
 		return;
@@ -2282,7 +2282,12 @@ read_ctls(struct rd *rd, yaml_node_t *tls, const char *path,
 	}
 	if (get_str(rd, tls, "sni", path, &in.s, &in.loc) == 1) {
 		pathf(fpath, sizeof(fpath), "%s.sni", path);
-		norm_host(rd, &in, fpath, 0, &t->sni);
+		if (norm_addr(in.s, lit, sizeof(lit), &v6) == 0)
+			ist_diag(rd->ctx, IST_ERROR, rd->res, rd->part, &in.loc,
+			    "%s \"%s\": an address; SNI carries DNS names only",
+			    fpath, in.s);
+		else
+			norm_host(rd, &in, fpath, 0, &t->sni);
 	}
 	get_strs(rd, tls, "subjectAltNames", path, &t->sans);
 	if (t->sans.n > EGD_MAX_VERIFYSAN) {

@@ -258,6 +258,7 @@ static struct dst_port		*dp;		/* its port line being read */
 static struct listener		*cl;		/* the listen line being read */
 static YYLTYPE			 cl_loc;
 static YYLTYPE			 dp_loc;
+static int			 san_items;	/* verify-san names read */
 static int			 ndests;
 static YYLTYPE			 blk_loc;	/* the block's first line */
 static struct {
@@ -693,7 +694,12 @@ tlsopt		: SNI STRING			{
 		| CIPHERS STRING		{
 			tls_ciphers(&@2, $2, dp != NULL ? dp->ciphers : NULL);
 		}
-		| VERIFYSAN '{' optnl sanitems '}'
+		| VERIFYSAN '{' optnl			{
+			san_items = 0;
+		} sanitems '}'				{
+			if (san_items == 0)
+				conf_error(&@1, "verify-san: an empty list");
+		}
 		| CERT STRING			{
 			tls_path(&@2, "cert", dp != NULL ? dp->cert : NULL,
 			    $2);
@@ -2352,15 +2358,48 @@ dport_close(void)
 	dp = NULL;
 }
 
+/*
+ * A DNS name a certificate can be checked for and a ClientHello can
+ * carry: a host name as in hosts, no pattern, and nothing a resolver
+ * would read as a number ("127.1", "1.2.3.04").  0, or -1 with *why.
+ */
+static int
+tls_dnsname(const char *name, const char **why)
+{
+	struct egd_addr	 lit;
+	char		 host[EGD_HOST_MAX];
+	uint16_t	 port;
+	int		 literal;
+
+	if (strchr(name, '*') != NULL) {
+		*why = "a pattern; name the host itself";
+		return -1;
+	}
+	if (host_valid(name, 0, why) == -1 ||
+	    authority_parse(name, strlen(name), 443, host, sizeof(host),
+	    &port, &lit, &literal, why) == -1)
+		return -1;
+	if (literal) {
+		*why = "an address literal";
+		return -1;
+	}
+	return 0;
+}
+
+/* SNI carries DNS names only (RFC 6066, section 3). */
 static void
 dport_sni(const YYLTYPE *loc, const char *name)
 {
+	struct egd_addr	 a;
 	const char	*why;
 
 	if (dp == NULL)
 		return;
-	if (host_valid(name, 0, &why) == -1)
-		conf_error(loc, "sni: %s", why);
+	if (egd_addr_parse(name, &a) == 0)
+		conf_error(loc, "sni: \"%s\": an address literal (SNI "
+		    "carries DNS names only)", name);
+	else if (tls_dnsname(name, &why) == -1)
+		conf_error(loc, "sni: \"%s\": %s", name, why);
 	else
 		strlcpy(dp->sni, name, sizeof(dp->sni));
 }
@@ -2422,20 +2461,46 @@ tls_path(const YYLTYPE *loc, const char *what, char *where,
 	strlcpy(where, path, EGD_PATH_MAX);
 }
 
+/*
+ * One name of a verify-san list: a DNS name the certificate must hold
+ * (its own wildcards count); a pattern "*.suffix", which any DNS name of
+ * the certificate below suffix satisfies (its own wildcards included);
+ * or an IP address literal it must hold as an address, kept in
+ * canonical form.  Any one of them will do (worker_origin.c).
+ */
 static void
 dport_san(const YYLTYPE *loc, const char *name)
 {
-	const char	*why;
+	struct egd_addr	 a;
+	char		 canon[EGD_HOST_MAX];
+	const char	*why, *rest;
+	int		 i;
 
+	san_items++;
 	if (dp == NULL)
 		return;
-	if (host_valid(name, 1, &why) == -1)
-		conf_error(loc, "verify-san: %s", why);
-	else if (dp->nsan >= EGD_MAX_VERIFYSAN)
+	rest = name[0] == '*' && name[1] == '.' ? name + 2 : name;
+	if (egd_addr_parse(name, &a) == 0)
+		egd_addr_ntop(&a, canon, sizeof(canon));
+	else if (strchr(rest, '*') != NULL) {
+		conf_error(loc, "verify-san: \"%s\": a pattern is \"*.\" "
+		    "before a name", name);
+		return;
+	} else if (tls_dnsname(rest, &why) == -1) {
+		conf_error(loc, "verify-san: \"%s\": %s", name, why);
+		return;
+	} else
+		strlcpy(canon, name, sizeof(canon));
+	for (i = 0; i < dp->nsan; i++)
+		if (strcmp(dp->san[i], canon) == 0) {
+			conf_error(loc, "verify-san: \"%s\" given twice", name);
+			return;
+		}
+	if (dp->nsan >= EGD_MAX_VERIFYSAN)
 		conf_error(loc, "verify-san: too many names (at most %d)",
 		    EGD_MAX_VERIFYSAN);
 	else
-		strlcpy(dp->san[dp->nsan++], name, sizeof(dp->san[0]));
+		strlcpy(dp->san[dp->nsan++], canon, sizeof(dp->san[0]));
 }
 
 /*

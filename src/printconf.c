@@ -463,8 +463,10 @@ static void
 print_destination(FILE *fp, const struct destination *d)
 {
 	const struct dst_port	*p;
-	int			 i, j;
+	struct egd_addr		 a;
+	int			 i, j, literal;
 
+	literal = egd_addr_parse(d->host, &a) == 0;
 	fputs("\ndestination ", fp);
 	print_string(fp, d->name);
 	fputs(" {\n\thost ", fp);
@@ -478,8 +480,11 @@ print_destination(FILE *fp, const struct destination *d)
 			fputc('\n', fp);
 			continue;
 		}
-		/* A pattern's default SNI is the name asked: not printable. */
-		if (p->sni[0] != '\0' || d->host[0] != '*') {
+		/*
+		 * A pattern's default SNI is the name asked: not printable;
+		 * an address literal's is none at all.
+		 */
+		if (p->sni[0] != '\0' || (d->host[0] != '*' && !literal)) {
 			fputs(" sni ", fp);
 			print_string(fp, p->sni[0] ? p->sni : d->host);
 		}

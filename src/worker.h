@@ -262,13 +262,13 @@ void		 orig_conf_build(struct egressd_conf *);
 void		 orig_conf_free(struct egressd_conf *);
 int		 orig_select(const struct egressd_conf *, const char *,
 		    uint16_t, int, struct dst_port **, const char **);
-struct bufferevent *orig_wrap(struct event_base *, struct bufferevent *,
-		    struct dst_port *, const char *, const char *, void **);
+const char	*orig_sni(const struct dst_port *, const char *);
+struct bufferevent *orig_wrap(struct event_base *, struct upstream *);
 int		 orig_verified(void *, struct bufferevent *, char *, size_t);
 int		 orig_verify_error(void *, char *, size_t);
 int		 orig_alert(struct bufferevent *, char *, size_t);
 unsigned long	 orig_bev_error(struct bufferevent *);
-void		 orig_keep_session(struct dst_port *, void *);
+void		 orig_keep_session(struct upstream *);
 void		 orig_info(void *, const char **, int *);
 void		 orig_done(void *);
 int		 orig_same_ctx(void *, const struct dst_port *);

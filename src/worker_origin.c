@@ -4,7 +4,12 @@
  * https) goes to the origin over TLS that the worker starts and
  * verifies.  One SSL_CTX per destination port, built when a generation
  * arrives from the CA bundle bytes the parent read (the worker opens no
- * file); one cached session per port for resumption.  OpenSSL is
+ * file).  The server's name is checked by our own verify callback, so
+ * that a verify-san list means any one of its names, patterns or
+ * addresses.
+ * Sessions are kept for resumption in a small cache keyed by everything
+ * a session was verified under (orig_sess_*()): a session is offered only
+ * to a connection that would have verified the same way.  OpenSSL is
  * initialised, its configuration and providers loaded, before the
  * worker enters its empty root (orig_init()).
  */
@@ -26,6 +31,52 @@
 
 #include "worker.h"
 
+/*
+ * The names a connection's server must prove, any one of them: the
+ * port's verify-san list, or else the host the request goes to.  Hung
+ * on the SSL (ex_data) for the verify callback during the handshake.
+ */
+struct orig_name {
+	int			 ip;		/* an address literal: a */
+	int			 pattern;	/* "*.suffix": see below */
+	struct egd_addr		 a;
+	char			 name[EGD_HOST_MAX];
+};
+struct orig_names {
+	struct orig_name	 n[EGD_MAX_VERIFYSAN];
+	int			 count;
+	int			 dns;		/* a DNS name among them */
+};
+
+/*
+ * A kept session and its key: the destination port's settings of this
+ * generation (the CA bundle, the client certificate, the minimum
+ * version, the ciphers, the verify-san names all belong to it), the
+ * address and port dialed, the server name sent and the name verified.
+ * Most recently kept first; at most ORIG_SESS_MAX.
+ */
+#define ORIG_SESS_MAX	256
+struct orig_sess {
+	TAILQ_ENTRY(orig_sess)	 entry;
+	const struct dst_port	*p;
+	struct egd_addr		 addr;
+	uint16_t		 port;
+	char			 sni[EGD_HOST_MAX];
+	char			 vhost[EGD_HOST_MAX];
+	SSL_SESSION		*sess;
+};
+static TAILQ_HEAD(orig_sesses, orig_sess) orig_sessions =
+    TAILQ_HEAD_INITIALIZER(orig_sessions);
+static int			orig_nsess;
+static int			orig_names_idx = -1;
+
+static void
+orig_names_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	free(ptr);
+}
+
 /* Before the chroot: everything OpenSSL would read from disk. */
 void
 orig_init(void)
@@ -40,6 +91,127 @@ orig_init(void)
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
 		fatalx("SSL_CTX_new");
 	SSL_CTX_free(ctx);
+	if ((orig_names_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL,
+	    orig_names_free)) < 0)
+		fatalx("ex_data index");
+}
+
+/*
+ * Is a certificate's DNS name (len bytes at s) below the pattern's
+ * suffix?  A name such as api.example.com, or the certificate's own
+ * wildcard (*.example.com, *.api.example.com): every name it stands for
+ * then matches "*.example.com".  Names that are no valid host name, or
+ * with a wildcard anywhere but as the whole first label, are not.
+ */
+static int
+orig_pattern_name(const char *pattern, const unsigned char *s, int len)
+{
+	char		 name[EGD_HOST_MAX];
+	const char	*h = name, *why;
+	int		 i;
+
+	if (len <= 0 || (size_t)len >= sizeof(name))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (s[i] == '\0' || s[i] >= 0x80)
+			return 0;
+		name[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' :
+		    s[i]);
+	}
+	name[len] = '\0';
+	if (name[0] == '*' && name[1] == '.') {
+		h = name + 2;
+		if (strcmp(h, pattern + 2) == 0)
+			return 1;
+	}
+	return host_valid(h, 0, &why) == 0 && host_match(pattern, h);
+}
+
+/*
+ * A pattern: one of the certificate's DNS names (subjectAltName; the
+ * last common name when it has none, as OpenSSL's own check does) is
+ * below its suffix.
+ */
+static int
+orig_pattern_match(const char *pattern, X509 *x)
+{
+	GENERAL_NAMES		*gens;
+	const GENERAL_NAME	*g;
+	X509_NAME		*subj;
+	ASN1_STRING		*cn;
+	int			 i, idx, dns = 0, ok = 0;
+
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (i = 0; !ok && i < sk_GENERAL_NAME_num(gens); i++) {
+		g = sk_GENERAL_NAME_value(gens, i);
+		if (g->type != GEN_DNS)
+			continue;
+		dns = 1;
+		ok = orig_pattern_name(pattern, ASN1_STRING_get0_data(
+		    g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
+	}
+	GENERAL_NAMES_free(gens);
+	if (ok || dns)
+		return ok;
+	subj = X509_get_subject_name(x);
+	for (i = -1, idx = -1; (i = X509_NAME_get_index_by_NID(subj,
+	    NID_commonName, i)) >= 0; )
+		idx = i;
+	if (idx >= 0 && (cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(
+	    subj, idx))) != NULL && ASN1_STRING_type(cn) != V_ASN1_BMPSTRING &&
+	    ASN1_STRING_type(cn) != V_ASN1_UNIVERSALSTRING)
+		ok = orig_pattern_name(pattern, ASN1_STRING_get0_data(cn),
+		    ASN1_STRING_length(cn));
+	return ok;
+}
+
+/* Does the certificate hold one of the names? */
+static int
+orig_names_match(const struct orig_names *nm, X509 *x)
+{
+	const struct orig_name	*n;
+	int			 i;
+
+	for (i = 0; i < nm->count; i++) {
+		n = &nm->n[i];
+		if (n->ip ? X509_check_ip(x, n->a.addr, n->a.af == AF_INET ?
+		    4 : 16, 0) == 1 : n->pattern ?
+		    orig_pattern_match(n->name, x) : X509_check_host(x,
+		    n->name, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
+		    NULL) == 1)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * OpenSSL's verification, with the name check ours: once the chain of
+ * the server's certificate verified, its leaf must hold one of the
+ * names.  Without names (none hung on the SSL) nothing verifies.
+ */
+static int
+orig_verify_cb(int ok, X509_STORE_CTX *xs)
+{
+	const struct orig_names	*nm = NULL;
+	SSL			*ssl;
+	X509			*x;
+
+	if (!ok || X509_STORE_CTX_get_error_depth(xs) != 0)
+		return ok;
+	if ((ssl = X509_STORE_CTX_get_ex_data(xs,
+	    SSL_get_ex_data_X509_STORE_CTX_idx())) != NULL)
+		nm = SSL_get_ex_data(ssl, orig_names_idx);
+	if (nm == NULL) {
+		X509_STORE_CTX_set_error(xs,
+		    X509_V_ERR_APPLICATION_VERIFICATION);
+		return 0;
+	}
+	if ((x = X509_STORE_CTX_get_current_cert(xs)) != NULL &&
+	    orig_names_match(nm, x))
+		return 1;
+	X509_STORE_CTX_set_error(xs, nm->dns ? X509_V_ERR_HOSTNAME_MISMATCH :
+	    X509_V_ERR_IP_ADDRESS_MISMATCH);
+	return 0;
 }
 
 void
@@ -102,16 +274,17 @@ orig_ctx(const struct egressd_conf *conf, const struct dst_port *p,
 		return NULL;
 	}
 	SSL_CTX_set_cert_store(ctx, st);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, orig_verify_cb);
 	/*
-	 * Sessions are kept by hand, one per destination port
-	 * (orig_keep_session()).  OpenSSL's client cache would add
-	 * nothing, and in 3.0 it removes the session it shares at the end
-	 * of each TLS 1.3 handshake, making it unresumable for the
-	 * connections that open meanwhile.
+	 * Sessions are kept by hand (orig_keep_session()).  OpenSSL's
+	 * client cache would add nothing, and in 3.0 it removes the
+	 * session it shares at the end of each TLS 1.3 handshake, making
+	 * it unresumable for the connections that open meanwhile.
 	 */
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/* A server's renegotiation could show another certificate. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
 	if (SSL_CTX_set_min_proto_version(ctx, p->minver == 13 ?
 	    TLS1_3_VERSION : TLS1_2_VERSION) != 1 ||
 	    (p->ciphers[0] != '\0' &&
@@ -169,11 +342,27 @@ orig_conf_build(struct egressd_conf *conf)
 }
 
 static void
+orig_sess_drop(struct orig_sess *os)
+{
+	TAILQ_REMOVE(&orig_sessions, os, entry);
+	orig_nsess--;
+	SSL_SESSION_free(os->sess);
+	free(os);
+}
+
+/* The port's generation ends: its sessions go (its pointer may return). */
+static void
 orig_port_free(struct dst_port *p)
 {
+	struct orig_sess	*os, *next;
+
+	for (os = TAILQ_FIRST(&orig_sessions); os != NULL; os = next) {
+		next = TAILQ_NEXT(os, entry);
+		if (os->p == p)
+			orig_sess_drop(os);
+	}
 	SSL_CTX_free(p->ctx);	/* live connections hold their own reference */
-	SSL_SESSION_free(p->sess);
-	p->ctx = p->sess = NULL;
+	p->ctx = NULL;
 }
 
 void
@@ -251,28 +440,87 @@ orig_select(const struct egressd_conf *conf, const char *host, uint16_t port,
 }
 
 /*
- * Wrap a connected socket bufferevent in a TLS client: SNI, the names
- * to verify, the cached session.  Returns the filter (which owns the
- * socket bufferevent and the SSL from then on) or NULL.
+ * The server name a request's TLS connection sends: the rule's sni, else
+ * the host, but none for an address literal (RFC 6066, section 3: SNI
+ * carries DNS names only).  "" for none.
+ */
+const char *
+orig_sni(const struct dst_port *p, const char *host)
+{
+	struct egd_addr	a;
+
+	if (p->sni[0] != '\0')
+		return p->sni;
+	if (egd_addr_parse(host, &a) == 0)
+		return "";
+	return host;
+}
+
+/* The names to verify, for the SSL to carry; -1 if one is unusable. */
+static int
+orig_names_set(SSL *ssl, const struct dst_port *p, const char *vhost)
+{
+	struct orig_names	*nm;
+	struct orig_name	*n;
+	const char		*name;
+	int			 i, count = p->nsan > 0 ? p->nsan : 1;
+
+	if ((nm = calloc(1, sizeof(*nm))) == NULL)
+		return -1;
+	for (i = 0; i < count; i++) {
+		name = p->nsan > 0 ? p->san[i] : vhost;
+		n = &nm->n[nm->count++];
+		if (egd_addr_parse(name, &n->a) == 0)
+			n->ip = 1;
+		else if (strlcpy(n->name, name, sizeof(n->name)) >=
+		    sizeof(n->name) || n->name[0] == '\0') {
+			free(nm);
+			return -1;
+		} else {
+			nm->dns = 1;
+			n->pattern = name[0] == '*' && name[1] == '.';
+		}
+	}
+	if (SSL_set_ex_data(ssl, orig_names_idx, nm) != 1) {
+		free(nm);
+		return -1;
+	}
+	return 0;
+}
+
+/* The session kept under up's key, or NULL. */
+static struct orig_sess *
+orig_sess_find(const struct upstream *up)
+{
+	struct orig_sess	*os;
+
+	TAILQ_FOREACH(os, &orig_sessions, entry)
+		if (os->p == up->tls && os->port == up->port &&
+		    egd_addr_equal(&os->addr, &up->addr) &&
+		    strcmp(os->sni, up->sni) == 0 &&
+		    strcmp(os->vhost, up->vhost) == 0)
+			return os;
+	return NULL;
+}
+
+/*
+ * Wrap up's connected socket bufferevent in a TLS client: SNI, the names
+ * to verify, a session kept under the same key.  Returns the filter
+ * (which owns the socket bufferevent and the SSL from then on, up->ssl)
+ * or NULL.
  */
 struct bufferevent *
-orig_wrap(struct event_base *base, struct bufferevent *under,
-    struct dst_port *p, const char *sni, const char *vhost, void **sslp)
+orig_wrap(struct event_base *base, struct upstream *up)
 {
 	struct bufferevent	*bev;
+	struct orig_sess	*os;
 	SSL			*ssl;
-	int			 i, ok;
 
-	if ((ssl = SSL_new(p->ctx)) == NULL)
+	if ((ssl = SSL_new(up->tls->ctx)) == NULL)
 		return NULL;
-	ok = SSL_set_tlsext_host_name(ssl, sni) == 1;
-	if (p->nsan == 0)
-		ok = ok && SSL_set1_host(ssl, vhost) == 1;
-	for (i = 0; ok && i < p->nsan; i++)
-		ok = (i == 0 ? SSL_set1_host(ssl, p->san[i]) :
-		    SSL_add1_host(ssl, p->san[i])) == 1;
-	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	if (!ok || (bev = bufferevent_openssl_filter_new(base, under, ssl,
+	if ((up->sni[0] != '\0' && SSL_set_tlsext_host_name(ssl,
+	    up->sni) != 1) || orig_names_set(ssl, up->tls, up->vhost) == -1 ||
+	    (bev = bufferevent_openssl_filter_new(base, up->bev, ssl,
 	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
 		SSL_free(ssl);
@@ -283,8 +531,8 @@ orig_wrap(struct event_base *base, struct bufferevent *under,
 	 * After the filter is made: libevent clears the SSL as it starts
 	 * one, and the handshake waits for the caller's kick.
 	 */
-	if (p->sess != NULL)
-		(void)SSL_set_session(ssl, p->sess);
+	if ((os = orig_sess_find(up)) != NULL)
+		(void)SSL_set_session(ssl, os->sess);
 	/*
 	 * Deferred callbacks: libevent 2.1 reports a close read together
 	 * with the last data before it has stored that data; deferred, the
@@ -292,7 +540,7 @@ orig_wrap(struct event_base *base, struct bufferevent *under,
 	 * close_notify; lengths are checked.
 	 */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	*sslp = ssl;
+	up->ssl = ssl;
 	return bev;
 }
 
@@ -319,18 +567,34 @@ orig_bev_error(struct bufferevent *bev)
 int
 orig_verified(void *sslp, struct bufferevent *bev, char *buf, size_t size)
 {
-	SSL		*ssl = sslp;
-	X509		*x;
-	long		 v;
-	unsigned long	 e;
+	struct orig_names	*nm = NULL;
+	SSL			*ssl = sslp;
+	X509			*x;
+	long			 v;
+	unsigned long		 e;
 
 	v = SSL_get_verify_result(ssl);
 	x = SSL_get0_peer_certificate(ssl);
-	if (v == X509_V_OK && x != NULL)
+	/*
+	 * The names again, on the certificate of a resumed session too:
+	 * its key says it was verified for them, this makes sure.
+	 */
+	if (v == X509_V_OK && x != NULL &&
+	    (nm = SSL_get_ex_data(ssl, orig_names_idx)) != NULL &&
+	    !orig_names_match(nm, x))
+		v = nm->dns ? X509_V_ERR_HOSTNAME_MISMATCH :
+		    X509_V_ERR_IP_ADDRESS_MISMATCH;
+	if (v == X509_V_OK && x != NULL && nm != NULL) {
+		/* Renegotiation is off: the names are needed no more. */
+		SSL_set_ex_data(ssl, orig_names_idx, NULL);
+		free(nm);
 		return 0;
+	}
 	e = orig_bev_error(bev);
 	if (v != X509_V_OK)
 		strlcpy(buf, X509_verify_cert_error_string(v), size);
+	else if (nm == NULL && x != NULL)
+		strlcpy(buf, "no names to verify", size);
 	else if (e != 0)
 		ERR_error_string_n(e, buf, size);
 	else
@@ -365,20 +629,46 @@ orig_alert(struct bufferevent *bev, char *buf, size_t size)
 	return 0;
 }
 
-/* After a handshake or an exchange: keep the session to resume. */
+/*
+ * After a handshake or an exchange: keep the session to resume, under
+ * the connection's key (see struct orig_sess).  Only verified
+ * connections come here.
+ */
 void
-orig_keep_session(struct dst_port *p, void *sslp)
+orig_keep_session(struct upstream *up)
 {
-	SSL_SESSION	*s;
+	struct orig_sess	*os;
+	SSL_SESSION		*s;
 
-	if ((s = SSL_get1_session(sslp)) == NULL)
+	if ((s = SSL_get1_session(up->ssl)) == NULL)
 		return;
-	if (!SSL_SESSION_is_resumable(s) || s == p->sess) {
+	if (!SSL_SESSION_is_resumable(s)) {
 		SSL_SESSION_free(s);
 		return;
 	}
-	SSL_SESSION_free(p->sess);
-	p->sess = s;
+	if ((os = orig_sess_find(up)) != NULL) {
+		if (os->sess == s) {
+			SSL_SESSION_free(s);
+			return;
+		}
+		TAILQ_REMOVE(&orig_sessions, os, entry);
+		SSL_SESSION_free(os->sess);
+	} else {
+		if (orig_nsess >= ORIG_SESS_MAX)
+			orig_sess_drop(TAILQ_LAST(&orig_sessions, orig_sesses));
+		if ((os = calloc(1, sizeof(*os))) == NULL) {
+			SSL_SESSION_free(s);
+			return;
+		}
+		os->p = up->tls;
+		os->addr = up->addr;
+		os->port = up->port;
+		strlcpy(os->sni, up->sni, sizeof(os->sni));
+		strlcpy(os->vhost, up->vhost, sizeof(os->vhost));
+		orig_nsess++;
+	}
+	os->sess = s;
+	TAILQ_INSERT_HEAD(&orig_sessions, os, entry);
 }
 
 void

@@ -168,11 +168,11 @@ pool_hash(const struct egd_addr *a, uint16_t port)
 	return h % POOL_BUCKETS;
 }
 
-/* The SNI a request's TLS connection sends: the rule's, or the host. */
+/* The SNI a request's TLS connection sends ("": none). */
 static const char *
 req_sni(const struct hconn *hc)
 {
-	return hc->tls->sni[0] != '\0' ? hc->tls->sni : hc->dec.host;
+	return orig_sni(hc->tls, hc->dec.host);
 }
 
 /*
@@ -449,8 +449,7 @@ up_tls_start(struct upstream *up)
 	struct hconn		*hc = up->hc;
 
 	bufferevent_set_timeouts(up->bev, NULL, NULL);
-	if ((bev = orig_wrap(worker_base, up->bev, up->tls, up->sni,
-	    up->vhost, &up->ssl)) == NULL) {
+	if ((bev = orig_wrap(worker_base, up)) == NULL) {
 		hc->up = NULL;
 		up_free(up);
 		http_upstream_refused(hc, 502, AR_TLS_HANDSHAKE,
@@ -527,7 +526,7 @@ up_connected(struct upstream *up)
 			    err);
 			return;
 		}
-		orig_keep_session(up->tls, up->ssl);
+		orig_keep_session(up);
 	} else
 		(void)setsockopt(bufferevent_getfd(up->bev), IPPROTO_TCP,
 		    TCP_NODELAY, &on, sizeof(on));
@@ -883,7 +882,7 @@ relay_release(struct hconn *hc, int reuse)
 	if (up == NULL)
 		return;
 	if (up->ssl != NULL && up->tls != NULL && up->connected)
-		orig_keep_session(up->tls, up->ssl);	/* tickets came since */
+		orig_keep_session(up);	/* tickets came since */
 	if (reuse && up->connected && up->done && up->keepalive &&
 	    !up->upgrade && evbuffer_get_length(bufferevent_get_output(
 	    up->bev)) == 0)
