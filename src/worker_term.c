@@ -9,6 +9,13 @@
  *
  * TLS 1.2 is offered with ECDHE key exchange only: the helper signs but
  * never decrypts (see helper_key.c).
+ *
+ * The server name a client asks for is read from its ClientHello (each
+ * of them: a second one follows a HelloRetryRequest, and must not name
+ * another host) and binds the session: the session id context is the
+ * listener and the name, so a session is resumed only under the name it
+ * was made for, and the SNI/Host check has the name on every connection,
+ * resumed or not.
  */
 #include "config.h"
 
@@ -18,6 +25,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -28,6 +36,95 @@
 #include "worker.h"
 
 #define TERM_CIPHERS	"ECDHE+AESGCM:ECDHE+CHACHA20"
+
+/* What a connection's ClientHellos said, hung on its SSL (ex_data). */
+struct term_hello {
+	uint32_t		 lid;		/* the listener's id */
+	int			 seen;		/* a hello was read */
+	int			 changed;	/* a later one named another */
+	char			 name[EGD_HOST_MAX];	/* as sent, "": none */
+};
+static int	term_hello_idx = -1;
+
+static void
+term_hello_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx,
+    long argl, void *argp)
+{
+	free(ptr);
+}
+
+/*
+ * The host_name of a server_name extension, as sent (OpenSSL checks
+ * the rest of the extension itself).  0, or -1 when it is malformed or
+ * too long.
+ */
+static int
+term_sni(const unsigned char *p, size_t len, char *name, size_t size)
+{
+	size_t	n;
+
+	if (len < 2 || ((size_t)p[0] << 8 | p[1]) != len - 2)
+		return -1;
+	for (p += 2, len -= 2; len >= 3; p += 3 + n, len -= 3 + n) {
+		n = (size_t)p[1] << 8 | p[2];
+		if (n > len - 3)
+			return -1;
+		if (p[0] != TLSEXT_NAMETYPE_host_name)
+			continue;
+		if (n == 0 || n >= size || memchr(p + 3, '\0', n) != NULL)
+			return -1;
+		memcpy(name, p + 3, n);
+		name[n] = '\0';
+		return 0;
+	}
+	return len == 0 ? 0 : -1;
+}
+
+/*
+ * Each ClientHello, before OpenSSL looks for a session to resume: the
+ * server name binds the session (its id context is a hash of the
+ * listener and the name), and a hello after the first must name the
+ * same host.
+ */
+static int
+term_hello_cb(SSL *ssl, int *al, void *arg)
+{
+	struct term_hello	*th = SSL_get_ex_data(ssl, term_hello_idx);
+	const unsigned char	*ext;
+	size_t			 len;
+	char			 name[EGD_HOST_MAX], ctx[32 + EGD_HOST_MAX];
+	unsigned char		 md[EVP_MAX_MD_SIZE];
+	unsigned int		 mdlen;
+	int			 n;
+
+	name[0] = '\0';
+	if (th == NULL) {
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	if (SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &ext,
+	    &len) == 1 && term_sni(ext, len, name, sizeof(name)) == -1) {
+		*al = SSL_AD_DECODE_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	if (th->seen && strcmp(th->name, name) != 0) {
+		th->changed = 1;
+		*al = SSL_AD_ILLEGAL_PARAMETER;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	th->seen = 1;
+	strlcpy(th->name, name, sizeof(th->name));
+	n = snprintf(ctx, sizeof(ctx), "https listener %u sni %s", th->lid,
+	    name);
+	if (n < 0 || (size_t)n >= sizeof(ctx) ||
+	    EVP_Digest(ctx, (size_t)n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen > SSL_MAX_SID_CTX_LENGTH ||
+	    SSL_set_session_id_context(ssl, md, mdlen) != 1) {
+		*al = SSL_AD_INTERNAL_ERROR;
+		return SSL_CLIENT_HELLO_ERROR;
+	}
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
 
 /*
  * The listener's context, or NULL (logged) when it cannot be built: the
@@ -48,6 +145,11 @@ term_ctx_build(struct egressd_conf *conf, struct wlistener *l)
 
 	snprintf(what, sizeof(what), "https listener %u", l->m.id);
 	l->ctx = NULL;
+	if (term_hello_idx < 0 && (term_hello_idx = SSL_get_ex_new_index(0,
+	    NULL, NULL, NULL, term_hello_free)) < 0) {
+		orig_log_errors(what);
+		return;
+	}
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
 		orig_log_errors(what);
 		return;
@@ -62,6 +164,7 @@ term_ctx_build(struct egressd_conf *conf, struct wlistener *l)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_client_hello_cb(ctx, term_hello_cb, NULL);
 	if (ok && l->m.clientca_id >= 0) {
 		if ((st = orig_store(&conf->cas[l->m.clientca_id])) == NULL) {
 			log_warnx("%s: no certificate in client ca", what);
@@ -114,10 +217,22 @@ struct bufferevent *
 term_wrap(struct event_base *base, struct wlistener *l, int fd)
 {
 	struct bufferevent	*bev;
+	struct term_hello	*th;
 	SSL			*ssl;
 
 	if (l->ctx == NULL || (ssl = SSL_new(l->ctx)) == NULL)
 		return NULL;
+	if ((th = calloc(1, sizeof(*th))) == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	th->lid = l->m.id;
+	if (SSL_set_ex_data(ssl, term_hello_idx, th) != 1) {
+		free(th);
+		SSL_free(ssl);
+		ERR_clear_error();
+		return NULL;
+	}
 	if ((bev = bufferevent_openssl_socket_new(base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE |
 	    BEV_OPT_DEFER_CALLBACKS)) == NULL) {
@@ -191,25 +306,34 @@ term_identity(struct hterm *hc, X509 *x)
 int
 term_handshake_done(struct hconn *hc)
 {
-	struct hterm	*t = hc->term;
-	SSL		*ssl = bufferevent_openssl_get_ssl(hc->bev);
-	X509		*x;
-	struct egd_addr	 lit;
-	const char	*sni, *err;
-	uint16_t	 port;
-	long		 v;
-	int		 literal;
+	struct hterm		*t = hc->term;
+	SSL			*ssl = bufferevent_openssl_get_ssl(hc->bev);
+	const struct term_hello	*th;
+	X509			*x;
+	struct egd_addr		 lit;
+	const char		*sni, *err;
+	uint16_t		 port;
+	long			 v;
+	int			 literal;
 
 	t->done = 1;
 	t->version = SSL_get_version(ssl);
 	/*
-	 * Normalised as a Host is, to compare with it; a name that is no
-	 * host (a port in it) is kept as sent and matches no request.
+	 * The name of this connection's own ClientHello: a resumed
+	 * session's is the same (term_hello_cb()), and OpenSSL would give
+	 * none for a resumed TLS 1.2 one.  Normalised as a Host is, to
+	 * compare with it; a name that is no host (a port in it) is kept
+	 * as sent and matches no request.
 	 */
-	if ((sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name)) !=
-	    NULL && (strchr(sni, ':') != NULL || authority_parse(sni,
-	    strlen(sni), 443, t->sni, sizeof(t->sni), &port, &lit, &literal,
-	    &err) == -1))
+	if ((th = SSL_get_ex_data(ssl, term_hello_idx)) == NULL ||
+	    !th->seen) {
+		strlcpy(t->why, "no ClientHello read", sizeof(t->why));
+		return -1;
+	}
+	sni = th->name;
+	if (sni[0] != '\0' && (strchr(sni, ':') != NULL ||
+	    authority_parse(sni, strlen(sni), 443, t->sni, sizeof(t->sni),
+	    &port, &lit, &literal, &err) == -1))
 		strlcpy(t->sni, sni, sizeof(t->sni));
 	if ((x = SSL_get0_peer_certificate(ssl)) == NULL)
 		return 0;
@@ -230,11 +354,12 @@ term_handshake_done(struct hconn *hc)
 int
 term_failed(struct hconn *hc, short what)
 {
-	SSL		*ssl = bufferevent_openssl_get_ssl(hc->bev);
-	char		*buf = hc->term->why;
-	size_t		 size = sizeof(hc->term->why);
-	unsigned long	 first = orig_bev_error(hc->bev);
-	long		 v;
+	SSL			*ssl = bufferevent_openssl_get_ssl(hc->bev);
+	const struct term_hello	*th;
+	char			*buf = hc->term->why;
+	size_t			 size = sizeof(hc->term->why);
+	unsigned long		 first = orig_bev_error(hc->bev);
+	long			 v;
 
 	ERR_clear_error();
 	if (ssl == NULL || SSL_get_state(ssl) == TLS_ST_BEFORE) {
@@ -246,6 +371,10 @@ term_failed(struct hconn *hc, short what)
 	}
 	if (what & BEV_EVENT_TIMEOUT)
 		strlcpy(buf, "handshake not finished in time", size);
+	else if (ssl != NULL && (th = SSL_get_ex_data(ssl,
+	    term_hello_idx)) != NULL && th->changed)
+		strlcpy(buf, "server name changed after HelloRetryRequest",
+		    size);
 	else if (ssl != NULL && (v = SSL_get_verify_result(ssl)) != X509_V_OK)
 		strlcpy(buf, X509_verify_cert_error_string(v), size);
 	else if (first != 0)
