@@ -73,6 +73,7 @@ enum hstate {
 
 struct upstream;
 struct xwrite;
+struct tls_watch;
 
 /* A client on an https listener: what its handshake said. */
 struct hterm {
@@ -144,6 +145,7 @@ struct hconn {
 	int			 tls_ms;	/* -1: no handshake for it */
 	char			 tls_verify[96];	/* "ok" or the error */
 	int			 sni_pending;	/* hello not yet checked */
+	struct tls_watch	*tw;		/* later hellos being read */
 	struct hterm		*term;		/* https listener, or NULL */
 	struct xwrite		*xw;		/* plain: written first */
 	/* worker_gen.c: generations and revocation */
@@ -253,6 +255,9 @@ int		 tls_client_hello(const uint8_t *, size_t, char *, size_t,
 void		 tls_feed(struct hconn *);
 int		 tls_tunnel_wants_check(const struct hconn *);
 int		 tls_tunnel_check(struct hconn *, int);
+void		 tls_watch_start(struct hconn *);
+void		 tls_watch_free(struct hconn *);
+ssize_t		 tls_watch(struct hconn *, int, struct evbuffer *);
 
 /* worker_origin.c: TLS origination */
 void		 orig_init(void);

@@ -539,6 +539,7 @@ http_close(struct hconn *hc, int how)
 	hhead_free(&hc->req);
 	http_paths_free(hc);
 	term_free(hc);
+	tls_watch_free(hc);
 	worker_conn_gone(hc);
 	free(hc);
 }
@@ -1482,6 +1483,7 @@ http_upstream_connected(struct hconn *hc)
 	if (hc->wl->m.proto == PROTO_TLS) {
 		/* The hello waits in the input: the tunnel sends it first. */
 		hc->state = HS_TUNNEL;
+		tls_watch_start(hc);	/* and reads any later one */
 		relay_tunnel(hc);
 		return;
 	}
@@ -1494,6 +1496,7 @@ http_upstream_connected(struct hconn *hc)
 		if (tls_tunnel_wants_check(hc)) {
 			/* Nothing goes up before the hello is checked. */
 			hc->sni_pending = 1;
+			tls_watch_start(hc);
 			http_arm_timer(hc, hc->wc->conf->request_timeout);
 			if (tls_tunnel_check(hc, 0) != 0)
 				return;

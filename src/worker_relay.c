@@ -903,19 +903,30 @@ relay_resume(struct hconn *hc)
 
 /* ---- tunnels ----------------------------------------------------------- */
 
-static size_t
-tunnel_move(struct bufferevent *from, struct bufferevent *to)
+/*
+ * Move side's bytes (0: the client's, 1: the upstream's) on; a tunnel
+ * whose handshake is still read moves only what its reader lets go
+ * (worker_tls.c).  Returns the count, or -1 when hc was closed.
+ */
+static ssize_t
+tunnel_move(struct hconn *hc, int side, struct bufferevent *from,
+    struct bufferevent *to)
 {
 	struct evbuffer	*in = bufferevent_get_input(from);
 	struct evbuffer	*out = bufferevent_get_output(to);
-	size_t		 n = evbuffer_get_length(in);
+	size_t		 len = evbuffer_get_length(in);
+	ssize_t		 n = (ssize_t)len;
 
 	if (evbuffer_get_length(out) > HIGH_WATER) {
 		bufferevent_disable(from, EV_READ);
 		return 0;
 	}
-	if (n > 0)
+	if (hc->tw != NULL && len > 0 && (n = tls_watch(hc, side, in)) == -1)
+		return -1;
+	if ((size_t)n == len && n > 0)
 		evbuffer_add_buffer(out, in);
+	else if (n > 0)
+		evbuffer_remove_buffer(in, out, (size_t)n);
 	bufferevent_enable(from, EV_READ);
 	return n;
 }
@@ -931,6 +942,7 @@ void
 relay_tunnel(struct hconn *hc)
 {
 	struct upstream	*up = hc->up;
+	ssize_t		 n;
 
 	if (up == NULL || up->bev == NULL) {
 		http_close(hc, AR_UPSTREAM_RESET);
@@ -939,10 +951,16 @@ relay_tunnel(struct hconn *hc)
 	if (!hc->tunnel_open)
 		gen_tunnel_open(hc);	/* counted; decided again if late */
 	/* Client bytes wait while their ClientHello is checked. */
-	if (!hc->tunnel_eof[1] && !hc->sni_pending)
-		hc->bytes_in += tunnel_move(hc->bev, up->bev);
-	if (!hc->tunnel_eof[0])
-		hc->bytes_out += tunnel_move(up->bev, hc->bev);
+	if (!hc->tunnel_eof[1] && !hc->sni_pending) {
+		if ((n = tunnel_move(hc, 0, hc->bev, up->bev)) == -1)
+			return;
+		hc->bytes_in += (uint64_t)n;
+	}
+	if (!hc->tunnel_eof[0]) {
+		if ((n = tunnel_move(hc, 1, up->bev, hc->bev)) == -1)
+			return;
+		hc->bytes_out += (uint64_t)n;
+	}
 	gettimeofday(&hc->t_active, NULL);
 	if ((hc->tunnel_eof[0] && evbuffer_get_length(
 	    bufferevent_get_output(up->bev)) == 0) ||
@@ -955,10 +973,17 @@ relay_tunnel(struct hconn *hc)
 void
 relay_tunnel_eof(struct hconn *hc, int side)
 {
-	if (side == 0 && hc->up != NULL && hc->up->bev != NULL)
-		evbuffer_add_buffer(bufferevent_get_output(hc->up->bev),
-		    bufferevent_get_input(hc->bev));
-	else if (side == 1 && hc->up != NULL)
+	struct evbuffer	*in = bufferevent_get_input(hc->bev);
+	ssize_t		 n;
+
+	if (side == 0 && hc->up != NULL && hc->up->bev != NULL) {
+		/* What a hello reader holds back goes nowhere. */
+		if ((n = tls_watch(hc, 0, in)) == -1)
+			return;
+		evbuffer_remove_buffer(in, bufferevent_get_output(
+		    hc->up->bev), (size_t)n);
+		evbuffer_drain(in, evbuffer_get_length(in));
+	} else if (side == 1 && hc->up != NULL)
 		evbuffer_add_buffer(bufferevent_get_output(hc->bev),
 		    bufferevent_get_input(hc->up->bev));
 	hc->tunnel_eof[side] = 1;

@@ -4,15 +4,19 @@
  * connection through as a tunnel to that name, decided like a CONNECT
  * (Istio's PASSTHROUGH); and a CONNECT tunnel to a tls or https port has
  * its first bytes checked: a ClientHello naming the CONNECT host, so an
- * allowed tunnel cannot front another name.  The hello is only read
- * (bounds-checked cursor), never changed: it goes upstream as it came.
- * No key, no certificate, no new system call: bytes from sockets.
+ * allowed tunnel cannot front another name.  Both then go on being read
+ * until the server's ServerHello (tls_watch()): a second ClientHello,
+ * after a HelloRetryRequest, must name the same host.  The hellos are
+ * only read (bounds-checked cursor), never changed: they go upstream as
+ * they came.  No key, no certificate, no new system call: bytes from
+ * sockets.
  */
 #include "config.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -23,8 +27,14 @@
 
 #define TLS_REC_HEAD	5
 #define TLS_REC_MAX	16384		/* TLSPlaintext.length, RFC 8446 */
+#define TLS_REC_CMAX	(TLS_REC_MAX + 2048)	/* TLSCiphertext, RFC 5246 */
+#define TLS_CCS		20		/* ContentType change_cipher_spec */
+#define TLS_ALERT	21		/* ContentType alert */
 #define TLS_HANDSHAKE	22		/* ContentType handshake */
+#define TLS_APPDATA	23		/* ContentType application_data */
 #define TLS_CLIENT_HELLO 1		/* HandshakeType client_hello */
+#define TLS_SERVER_HELLO 2		/* HandshakeType server_hello */
+#define TLS_SH_HEAD	(4 + 2 + 32)	/* header, legacy_version, random */
 #define TLS_EXT_SNI	0		/* server_name, RFC 6066 */
 #define TLS_SNI_HOST	0		/* NameType host_name */
 
@@ -131,7 +141,8 @@ tls_sni(struct tcur *e, char *host, size_t hostlen)
  * Parse one ClientHello from buf (len bytes).  Returns 1 and the needed
  * length in *need while more bytes are wanted; 0 with the normalised
  * server name in host; or -1 with an audit reason in *reason.  The hello
- * must fit one record: a hello split across records is refused.
+ * must fill one record: a hello split across records, or one with
+ * anything after it in its record, is refused.
  */
 int
 tls_client_hello(const uint8_t *buf, size_t len, char *host, size_t hostlen,
@@ -165,8 +176,10 @@ tls_client_hello(const uint8_t *buf, size_t len, char *host, size_t hostlen,
 	if (tc_sub(&c, v, &rec) == -1)
 		return -1;
 
+	/* The hello alone in its record: nothing hides behind it. */
 	if (tc_u8(&rec, &type) == -1 || type != TLS_CLIENT_HELLO ||
-	    tc_u24(&rec, &v) == -1 || tc_sub(&rec, v, &hs) == -1)
+	    tc_u24(&rec, &v) == -1 || tc_sub(&rec, v, &hs) == -1 ||
+	    rec.left != 0)
 		return -1;
 	/* legacy_version, random, session id, suites, compression */
 	if (tc_u8(&hs, &major) == -1 || major != 3 || tc_u8(&hs, &v) == -1 ||
@@ -337,4 +350,252 @@ tls_tunnel_check(struct hconn *hc, int eof)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The rest of a checked tunnel's handshake, on a tls listener and in a
+ * CONNECT tunnel with the SNI check.  The first ClientHello decided
+ * before a byte went up; but after a HelloRetryRequest (TLS 1.3) the
+ * client sends another, which the server takes as the one that counts,
+ * and a client that wants past the check would name another host there
+ * (or send it at once behind the first).  So until the server's
+ * ServerHello proper has gone by, every client record is read: a
+ * handshake record must be one whole ClientHello naming the tunnel's
+ * host, and waits until it is whole; other records (change_cipher_spec,
+ * alerts, early data) pass, framed as the server frames them; bytes
+ * that are no TLS record end the reading, since a TLS server ends the
+ * connection there.  The server's records are read as they pass, for its
+ * first handshake messages only.  Past its ServerHello the server takes
+ * no ClientHello in clear (TLS 1.3 encrypts from there on, TLS 1.2 wants
+ * the key exchange), and the tunnel is read no more.  A renegotiation
+ * (TLS 1.2, encrypted) cannot be seen: that is the server's business.
+ */
+struct tls_watch {
+	size_t		 cpass;		/* client: bytes of a record to pass */
+	uint8_t		 shdr[TLS_REC_HEAD];	/* server: a record's header */
+	size_t		 nshdr;
+	int		 stype;		/* its content type */
+	size_t		 sleft;		/* its bytes not read yet */
+	uint8_t		 sh[TLS_SH_HEAD];	/* a handshake message begun */
+	size_t		 nsh;
+	size_t		 sskip;		/* the rest of a retry request */
+	int		 hellos;	/* ClientHellos read */
+	int		 retries;	/* HelloRetryRequests seen */
+};
+
+/* ServerHello.random of a HelloRetryRequest (RFC 8446, 4.1.3). */
+static const uint8_t tls_hrr_random[32] = {
+	0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11,
+	0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e,
+	0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+};
+
+/* A whole client record, read into one piece (the worker is one thread). */
+static uint8_t	tls_rec[TLS_REC_HEAD + TLS_REC_MAX];
+
+void
+tls_watch_start(struct hconn *hc)
+{
+	if (hc->tw == NULL)
+		hc->tw = ps_xcalloc(1, sizeof(*hc->tw));
+}
+
+void
+tls_watch_free(struct hconn *hc)
+{
+	free(hc->tw);
+	hc->tw = NULL;
+}
+
+/*
+ * A hello that may not go: refused (the connection is closed, -1), or
+ * in report mode said so and let through with all that follows.
+ */
+static ssize_t
+tls_watch_refuse(struct hconn *hc, int reason, size_t all)
+{
+	log_debug("tunnel to %s: a later ClientHello refused (%d hellos, "
+	    "%d retry requests)", hc->host, hc->tw->hellos, hc->tw->retries);
+	tls_watch_free(hc);
+	if (hc->dec.svc != NULL && hc->dec.svc->action == ACT_REPORT) {
+		if (hc->report == AR_NONE)
+			hc->report = reason;
+		return (ssize_t)all;
+	}
+	http_drop(hc, reason);
+	return -1;
+}
+
+/* The client's side: how many bytes at the front of in may go. */
+static ssize_t
+tls_watch_client(struct hconn *hc, struct evbuffer *in)
+{
+	struct tls_watch	*tw = hc->tw;
+	struct evbuffer_ptr	 pos;
+	char			 name[EGD_HOST_MAX];
+	size_t			 have = evbuffer_get_length(in), ok = 0, m;
+	size_t			 rlen, need;
+	int			 reason;
+
+	for (;;) {
+		if (tw->cpass > 0) {
+			m = tw->cpass < have - ok ? tw->cpass : have - ok;
+			tw->cpass -= m;
+			ok += m;
+			if (tw->cpass > 0)
+				break;
+			continue;
+		}
+		if (have - ok < TLS_REC_HEAD ||
+		    evbuffer_ptr_set(in, &pos, ok, EVBUFFER_PTR_SET) == -1 ||
+		    evbuffer_copyout_from(in, &pos, tls_rec, TLS_REC_HEAD) !=
+		    TLS_REC_HEAD)
+			break;
+		rlen = (size_t)tls_rec[3] << 8 | tls_rec[4];
+		/*
+		 * A record no TLS server takes (RFC 8446, 5.1 and 5.2): the
+		 * server ends the connection there, and reads no hello
+		 * after it; nor is there one to protect if it is no TLS
+		 * server at all.  The reading ends.
+		 */
+		if (tls_rec[1] != 3 || rlen > TLS_REC_CMAX) {
+			log_debug("tunnel to %s: no more TLS records from the "
+			    "client", hc->host);
+			tls_watch_free(hc);
+			return (ssize_t)have;
+		}
+		/* Other records go by whole, read as the server reads them. */
+		if (tls_rec[0] != TLS_HANDSHAKE) {
+			tw->cpass = TLS_REC_HEAD + rlen;
+			continue;
+		}
+		if (rlen == 0 || rlen > TLS_REC_MAX)
+			return tls_watch_refuse(hc, AR_BAD_CLIENT_HELLO, have);
+		if (have - ok < TLS_REC_HEAD + rlen)
+			break;		/* held until whole */
+		if (evbuffer_copyout_from(in, &pos, tls_rec, TLS_REC_HEAD +
+		    rlen) != (ev_ssize_t)(TLS_REC_HEAD + rlen))
+			return tls_watch_refuse(hc, AR_BAD_CLIENT_HELLO, have);
+		if (tls_client_hello(tls_rec, TLS_REC_HEAD + rlen, name,
+		    sizeof(name), &need, &reason) != 0)
+			return tls_watch_refuse(hc, reason == AR_NONE ?
+			    AR_BAD_CLIENT_HELLO : reason, have);
+		if (strcmp(name, hc->host) != 0) {
+			log_debug("tunnel to %s: a ClientHello for %s",
+			    hc->host, name);
+			return tls_watch_refuse(hc, AR_SNI_MISMATCH, have);
+		}
+		tw->hellos++;
+		ok += TLS_REC_HEAD + rlen;
+	}
+	return (ssize_t)ok;
+}
+
+/*
+ * Handshake bytes from the server.  Returns 1 once its ServerHello
+ * proper (or anything but a retry request) began: no more to read.
+ */
+static int
+tls_watch_handshake(struct tls_watch *tw, const uint8_t *p, size_t n)
+{
+	size_t	m, len;
+
+	while (n > 0) {
+		if (tw->sskip > 0) {
+			m = tw->sskip < n ? tw->sskip : n;
+			tw->sskip -= m;
+			p += m;
+			n -= m;
+			continue;
+		}
+		m = TLS_SH_HEAD - tw->nsh < n ? TLS_SH_HEAD - tw->nsh : n;
+		memcpy(tw->sh + tw->nsh, p, m);
+		tw->nsh += m;
+		p += m;
+		n -= m;
+		if (tw->nsh < TLS_SH_HEAD)
+			return 0;
+		tw->nsh = 0;
+		len = (size_t)tw->sh[1] << 16 | (size_t)tw->sh[2] << 8 |
+		    tw->sh[3];
+		if (tw->sh[0] != TLS_SERVER_HELLO || len < TLS_SH_HEAD - 4 ||
+		    memcmp(tw->sh + 6, tls_hrr_random, sizeof(tls_hrr_random))
+		    != 0)
+			return 1;
+		tw->retries++;
+		tw->sskip = len - (TLS_SH_HEAD - 4);
+	}
+	return 0;
+}
+
+/* Server bytes, as they pass.  Returns 1 when the watch is over. */
+static int
+tls_watch_server(struct tls_watch *tw, const uint8_t *p, size_t n)
+{
+	size_t	m;
+
+	while (n > 0) {
+		if (tw->sleft == 0) {
+			m = TLS_REC_HEAD - tw->nshdr < n ?
+			    TLS_REC_HEAD - tw->nshdr : n;
+			memcpy(tw->shdr + tw->nshdr, p, m);
+			tw->nshdr += m;
+			p += m;
+			n -= m;
+			if (tw->nshdr < TLS_REC_HEAD)
+				return 0;
+			tw->nshdr = 0;
+			tw->stype = tw->shdr[0];
+			tw->sleft = (size_t)tw->shdr[3] << 8 | tw->shdr[4];
+			/* Application data, or no TLS: past any hello. */
+			if (tw->stype != TLS_HANDSHAKE &&
+			    tw->stype != TLS_CCS && tw->stype != TLS_ALERT)
+				return 1;
+			continue;
+		}
+		m = tw->sleft < n ? tw->sleft : n;
+		if (tw->stype == TLS_HANDSHAKE &&
+		    tls_watch_handshake(tw, p, m) == 1)
+			return 1;
+		tw->sleft -= m;
+		p += m;
+		n -= m;
+	}
+	return 0;
+}
+
+/*
+ * Bytes about to move in a tunnel, from the client (side 0) or the
+ * server (1), at the front of in: how many may go now, all of them once
+ * the watch is over; or -1 when the connection was closed.  Called just
+ * before they move: what it lets go is taken as gone.
+ */
+ssize_t
+tls_watch(struct hconn *hc, int side, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 pos;
+	struct evbuffer_iovec	 v;
+	size_t			 n = evbuffer_get_length(in), off = 0, m;
+
+	if (hc->tw == NULL)
+		return (ssize_t)n;
+	if (side == 0)
+		return tls_watch_client(hc, in);
+	if (evbuffer_ptr_set(in, &pos, 0, EVBUFFER_PTR_SET) == -1)
+		return (ssize_t)n;
+	while (off < n && evbuffer_peek(in, (ev_ssize_t)(n - off), &pos, &v,
+	    1) >= 1) {
+		m = v.iov_len < n - off ? v.iov_len : n - off;
+		if (m == 0)
+			break;
+		if (tls_watch_server(hc->tw, v.iov_base, m) == 1) {
+			tls_watch_free(hc);
+			break;
+		}
+		off += m;
+		if (evbuffer_ptr_set(in, &pos, m, EVBUFFER_PTR_ADD) == -1)
+			break;
+	}
+	return (ssize_t)n;
 }
