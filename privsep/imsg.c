@@ -22,6 +22,13 @@
 
 #define PS_RBUF_SIZE	(2 * PS_MAX_MSG)
 #define PS_IOV_MAX	64
+/*
+ * Bytes taken by one read.  A channel's read callback dispatches what one
+ * read completes, so this bounds the work one event does: a peer sending
+ * much at once (the parent, a configuration generation) is served between
+ * the receiver's other events, in pieces.
+ */
+#define PS_READ_CHUNK	16384
 
 int
 ps_buf_init(struct ps_buf *b, int fd)
@@ -89,6 +96,8 @@ ps_read(struct ps_buf *b)
 	memset(&msg, 0, sizeof(msg));
 	iov.iov_base = b->rbuf + b->rlen;
 	iov.iov_len = PS_RBUF_SIZE - b->rlen;
+	if (iov.iov_len > PS_READ_CHUNK)
+		iov.iov_len = PS_READ_CHUNK;
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
 	msg.msg_control = cmsgbuf.buf;

@@ -67,7 +67,7 @@ static const struct ps_rule ps_rules[] = {
 	    NOEXEC(2)),
 	ALLOW(PS_SC_BASE, munmap, "free"),
 	ALLOW(PS_SC_BASE, mremap, "realloc of large blocks"),
-	ALLOW(PS_SC_BASE, madvise, "free returning pages"),
+	ALLOW(PS_SC_BASE, madvise, "free returning pages; populating tables"),
 	ALLOW(PS_SC_BASE, rt_sigreturn, "return from a signal handler"),
 	ALLOW(PS_SC_BASE, rt_sigprocmask, "libc blocks signals in places"),
 	ALLOW(PS_SC_BASE, clock_gettime, "event loop timeouts (vDSO fallback)"),

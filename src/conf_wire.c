@@ -1,11 +1,20 @@
 /*
  * A configuration generation as messages: conf_send() runs in the parent
  * and sends a child what its role needs; conf_recv() runs in the worker
- * and rebuilds a struct egressd_conf from them.  Records are sent as the
- * fixed-size structs they are, with every pointer zeroed first (no
- * parent addresses leak to a child); the receiver checks every string for
- * its NUL, every count against its array and every reference to a parent
- * record before it keeps anything.
+ * and rebuilds a struct egressd_conf from them, and conf_recv_end() checks
+ * that it is whole.  Routes, matches and destinations go as the fixed-size
+ * structs they are, with every pointer zeroed first (no parent addresses
+ * leak to a child); a service as its fixed part and lists of their own
+ * length; host names packed, many to a message, in record order.  The
+ * receiver checks every string for its NUL, every count against its array
+ * and every reference to a parent record before it keeps anything.
+ *
+ * Sizes are proportional: each record and name is sent once and placed
+ * once.  The sizes of the generation come first (struct msg_conf_sizes),
+ * so that the worker allocates its arrays and tables once, and each
+ * message then costs a bounded amount of work: the worker builds the
+ * generation between the events it serves, one read of the channel at a
+ * time, and never rebuilds a table in one long step.
  */
 #include "config.h"
 
@@ -21,15 +30,152 @@
 
 #include "egressd.h"
 
-static void
-send_host(struct ps_chan *c, uint32_t type, uint32_t owner, const char *h)
-{
-	struct msg_gwhost	mh;
+/* Limits of a generation a worker accepts: far above any real one. */
+#define RX_MAXRECORDS	(1U << 24)
+#define RX_MAXNAMES	(1U << 24)
+#define RX_MAXTEXT	(1U << 30)
 
-	memset(&mh, 0, sizeof(mh));
-	mh.gateway = owner;
-	strlcpy(mh.host, h, sizeof(mh.host));
-	ps_chan_compose(c, type, 0, -1, &mh, sizeof(mh));
+/* The receiver's progress through a generation. */
+struct conf_rx {
+	struct msg_conf_sizes	 sz;
+	int			 sized;		/* IMSG_CONF_SIZES seen */
+	uint32_t		 due[2];	/* names the records announce */
+	uint32_t		 got[2];	/* names received */
+	uint32_t		 cur[2];	/* records whose names are done */
+	uint32_t		 left[2];	/* names still due to cur */
+};
+
+/* A map's distinct names by kind and their text. */
+static void
+map_sizes(const struct hostmap *hm, uint32_t *names, uint32_t *bytes)
+{
+	uint32_t	k, n = hostmap_nkeys(hm);
+
+	for (k = 0; k < n; k++) {
+		names[hostmap_keykind(hm, k)]++;
+		*bytes += (uint32_t)strlen(hostmap_name(hm, k)) + 1;
+	}
+}
+
+static void
+send_sizes(struct ps_chan *c, const struct egressd_conf *conf)
+{
+	struct msg_conf_sizes	sz;
+	const struct hostmap	*maps[EGD_HM_N];
+	int			i;
+
+	memset(&sz, 0, sizeof(sz));
+	sz.gateways = (uint32_t)conf->gwv.n;
+	sz.services = (uint32_t)conf->svcv.n;
+	sz.routes = (uint32_t)conf->routev.n;
+	sz.matches = (uint32_t)conf->matchv.n;
+	sz.dests = (uint32_t)conf->dstv.n;
+	sz.hosts[EGD_HM_GATEWAY] = (uint32_t)conf->gwhosts.nkeys;
+	sz.hosts[EGD_HM_SERVICE] = (uint32_t)conf->svchosts.nkeys;
+	maps[EGD_HM_GATEWAY] = conf->gwhosts.map;
+	maps[EGD_HM_SERVICE] = conf->svchosts.map;
+	maps[EGD_HM_AUTH] = conf->authmap;
+	maps[EGD_HM_DEST] = conf->dstmap;
+	for (i = 0; i < EGD_HM_N; i++)
+		map_sizes(maps[i], sz.names[i], &sz.bytes[i]);
+	ps_chan_compose(c, IMSG_CONF_SIZES, 0, -1, &sz, sizeof(sz));
+}
+
+/* Packs host names into messages as full as they can be. */
+struct hostpack {
+	struct ps_chan		*c;
+	uint8_t			*buf;		/* EGD_HOSTS_BATCH */
+	size_t			 len;
+	struct msg_hosts	 mh;
+};
+
+static void
+pack_flush(struct hostpack *hp)
+{
+	if (hp->mh.count == 0)
+		return;
+	memcpy(hp->buf, &hp->mh, sizeof(hp->mh));
+	ps_chan_compose(hp->c, IMSG_CONF_HOSTS, 0, -1, hp->buf, hp->len);
+	hp->mh.count = 0;
+	hp->len = sizeof(hp->mh);
+}
+
+static void
+pack_host(struct hostpack *hp, const char *name)
+{
+	size_t	len = strlen(name);
+
+	if (len == 0 || len > UINT8_MAX)
+		fatalx("%s: host \"%s\" of %zu bytes", __func__, name, len);
+	if (hp->len + 1 + len > EGD_HOSTS_BATCH)
+		pack_flush(hp);
+	hp->buf[hp->len++] = (uint8_t)len;
+	memcpy(hp->buf + hp->len, name, len);
+	hp->len += len;
+	hp->mh.count++;
+}
+
+/* The gateways' or the services' hosts, record after record. */
+static void
+send_hosts(struct ps_chan *c, const struct egressd_conf *conf, int table)
+{
+	const struct hostset	*hs;
+	const struct gateway	*gw;
+	const struct service	*s;
+	struct hostpack		 hp;
+	uint32_t		 i;
+
+	memset(&hp, 0, sizeof(hp));
+	hp.c = c;
+	hp.buf = ps_xcalloc(1, EGD_HOSTS_BATCH);
+	hp.len = sizeof(hp.mh);
+	hp.mh.table = (uint32_t)table;
+	if (table == EGD_HM_GATEWAY) {
+		hs = &conf->gwhosts;
+		TAILQ_FOREACH(gw, &conf->gateways, entry)
+			for (i = 0; i < gw->nhosts; i++)
+				pack_host(&hp, conf_host(hs, gw->hfirst, i));
+	} else {
+		hs = &conf->svchosts;
+		TAILQ_FOREACH(s, &conf->services, entry)
+			for (i = 0; i < s->nhosts; i++)
+				pack_host(&hp, conf_host(hs, s->hfirst, i));
+	}
+	pack_flush(&hp);
+	free(hp.buf);
+}
+
+/* A service: its fixed part, then each list as long as it is. */
+static void
+send_service(struct ps_chan *c, const struct service *s)
+{
+	struct msg_service	ms;
+	struct iovec		iov[5];
+	int			n = 0;
+
+	memset(&ms, 0, sizeof(ms));
+	ms.id = s->id;
+	strlcpy(ms.name, s->name, sizeof(ms.name));
+	ms.nhosts = s->nhosts;
+	ms.resolution = (uint8_t)s->resolution;
+	ms.action = (uint8_t)s->action;
+	ms.allow_private = (uint8_t)s->allow_private;
+	ms.sni_nocheck = (uint8_t)s->sni_nocheck;
+	ms.nports = (uint8_t)s->nports;
+	ms.nendpoints = (uint8_t)s->nendpoints;
+	ms.nfrom = (uint8_t)s->nfrom;
+	ms.nidents = (uint8_t)s->nidents;
+	iov[n].iov_base = &ms;
+	iov[n++].iov_len = sizeof(ms);
+	iov[n].iov_base = s->ports;
+	iov[n++].iov_len = (size_t)s->nports * sizeof(s->ports[0]);
+	iov[n].iov_base = s->endpoints;
+	iov[n++].iov_len = (size_t)s->nendpoints * sizeof(s->endpoints[0]);
+	iov[n].iov_base = s->from;
+	iov[n++].iov_len = (size_t)s->nfrom * sizeof(s->from[0]);
+	iov[n].iov_base = s->idents;
+	iov[n++].iov_len = (size_t)s->nidents * sizeof(s->idents[0]);
+	ps_chan_composev(c, IMSG_CONF_SERVICE, 0, -1, iov, n);
 }
 
 /* CA bundle i in pieces (IMSG_CONF_CA_CHUNK). */
@@ -88,11 +234,9 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	struct msg_gateway	 mg;
 	struct msg_ownaddr	 mo;
 	const struct gateway	*gw;
-	const struct hostname	*h;
 	const struct service	*s;
 	const struct route	*r;
 	const struct route_match *m;
-	struct service		*sc;
 	struct route		*rc;
 	struct route_match	*mc;
 	int			 i;
@@ -128,26 +272,20 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	if (role != ROLE_WORKER)
 		return;
 
+	send_sizes(c, conf);
 	TAILQ_FOREACH(gw, &conf->gateways, entry) {
 		memset(&mg, 0, sizeof(mg));
 		mg.id = gw->id;
 		strlcpy(mg.name, gw->name, sizeof(mg.name));
 		mg.merge_slashes = (uint32_t)gw->merge_slashes;
 		mg.esc_slashes = (uint32_t)gw->esc_slashes;
+		mg.nhosts = gw->nhosts;
 		ps_chan_compose(c, IMSG_CONF_GATEWAY, 0, -1, &mg, sizeof(mg));
-		TAILQ_FOREACH(h, &gw->hosts, entry)
-			send_host(c, IMSG_CONF_GWHOST, gw->id, h->name);
 	}
-	sc = ps_xcalloc(1, sizeof(*sc));
-	TAILQ_FOREACH(s, &conf->services, entry) {
-		*sc = *s;
-		memset(&sc->entry, 0, sizeof(sc->entry));
-		memset(&sc->hosts, 0, sizeof(sc->hosts));
-		ps_chan_compose(c, IMSG_CONF_SERVICE, 0, -1, sc, sizeof(*sc));
-		TAILQ_FOREACH(h, &s->hosts, entry)
-			send_host(c, IMSG_CONF_SVCHOST, s->id, h->name);
-	}
-	free(sc);
+	send_hosts(c, conf, EGD_HM_GATEWAY);
+	TAILQ_FOREACH(s, &conf->services, entry)
+		send_service(c, s);
+	send_hosts(c, conf, EGD_HM_SERVICE);
 	rc = ps_xcalloc(1, sizeof(*rc));
 	mc = ps_xcalloc(1, sizeof(*mc));
 	TAILQ_FOREACH(r, &conf->routes, entry) {
@@ -236,17 +374,98 @@ cidrs_ok(const struct egd_cidr *c, int n)
 	return 1;
 }
 
-static struct hostname *
-host_new(const char *name)
-{
-	struct hostname	*h;
+#define STR_OK(f)	(msg_str((f), sizeof(f)) == 0)
 
-	h = ps_xcalloc(1, sizeof(*h));
-	strlcpy(h->name, name, sizeof(h->name));
-	return h;
+/*
+ * The kind of a host name as configurations hold them (a name, "*.name",
+ * an address), or -1 for anything else.
+ */
+static int
+host_kind(const char *h)
+{
+	const char	*why;
+	int		 kind;
+
+	if ((kind = hostmap_kind(h)) == HMK_LITERAL ||
+	    host_valid(h, 1, &why) == 0)
+		return kind;
+	return -1;
 }
 
-#define STR_OK(f)	(msg_str((f), sizeof(f)) == 0)
+/*
+ * The sizes of what follows: every array and table gets its room now, so
+ * that no record or name moves or rebuilds one later.
+ */
+static int
+recv_sizes(struct egressd_conf *conf, const struct ps_msg *m)
+{
+	struct conf_rx		*rx = conf->rx;
+	struct msg_conf_sizes	*sz = &rx->sz;
+	struct hostmap		*maps[EGD_HM_N];
+	uint64_t		 n;
+	int			 i, k;
+
+	if (rx->sized)
+		return -1;
+	memcpy(sz, m->data, sizeof(*sz));
+	if (sz->gateways > RX_MAXRECORDS || sz->services > RX_MAXRECORDS ||
+	    sz->routes > RX_MAXRECORDS || sz->matches > RX_MAXRECORDS ||
+	    sz->dests > RX_MAXRECORDS || sz->hosts[0] > RX_MAXNAMES ||
+	    sz->hosts[1] > RX_MAXNAMES)
+		return -1;
+	for (i = 0; i < EGD_HM_N; i++) {
+		for (n = 0, k = 0; k < HMK_NKINDS; k++)
+			n += sz->names[i][k];
+		if (n > RX_MAXNAMES || sz->bytes[i] > RX_MAXTEXT)
+			return -1;
+	}
+	conf_vec_reserve(&conf->gwv, sz->gateways);
+	conf_vec_reserve(&conf->svcv, sz->services);
+	conf_vec_reserve(&conf->routev, sz->routes);
+	conf_vec_reserve(&conf->matchv, sz->matches);
+	conf_vec_reserve(&conf->anyauth, sz->matches);
+	conf_vec_reserve(&conf->dstv, sz->dests);
+	maps[EGD_HM_AUTH] = conf->authmap;
+	maps[EGD_HM_DEST] = conf->dstmap;
+	if (conf_host_reserve(&conf->gwhosts, sz->names[EGD_HM_GATEWAY],
+	    sz->bytes[EGD_HM_GATEWAY], sz->hosts[EGD_HM_GATEWAY]) == -1 ||
+	    conf_host_reserve(&conf->svchosts, sz->names[EGD_HM_SERVICE],
+	    sz->bytes[EGD_HM_SERVICE], sz->hosts[EGD_HM_SERVICE]) == -1 ||
+	    hostmap_reserve(maps[EGD_HM_AUTH], sz->names[EGD_HM_AUTH],
+	    sz->bytes[EGD_HM_AUTH]) == -1 ||
+	    hostmap_reserve(maps[EGD_HM_DEST], sz->names[EGD_HM_DEST],
+	    sz->bytes[EGD_HM_DEST]) == -1)
+		return -1;
+	rx->sized = 1;
+	return 0;
+}
+
+static int
+recv_gateway(struct egressd_conf *conf, const struct ps_msg *m)
+{
+	struct conf_rx		*rx = conf->rx;
+	struct msg_gateway	 mg;
+	struct gateway		*gw;
+
+	memcpy(&mg, m->data, sizeof(mg));
+	if (!STR_OK(mg.name) || mg.merge_slashes > 1 ||
+	    mg.esc_slashes > ESLASH_DECODE || mg.id != conf->gwv.n + 1 ||
+	    conf->gwv.n >= rx->sz.gateways ||
+	    mg.nhosts > rx->sz.hosts[EGD_HM_GATEWAY] -
+	    rx->due[EGD_HM_GATEWAY])
+		return -1;
+	gw = ps_xcalloc(1, sizeof(*gw));
+	gw->id = mg.id;
+	strlcpy(gw->name, mg.name, sizeof(gw->name));
+	gw->merge_slashes = (int)mg.merge_slashes;
+	gw->esc_slashes = (int)mg.esc_slashes;
+	gw->hfirst = rx->due[EGD_HM_GATEWAY];
+	gw->nhosts = mg.nhosts;
+	rx->due[EGD_HM_GATEWAY] += mg.nhosts;
+	TAILQ_INSERT_TAIL(&conf->gateways, gw, entry);
+	conf_vec_add(&conf->gwv, gw);
+	return 0;
+}
 
 static int
 idents_ok(const char (*idents)[EGD_IDENT_MAX], int n)
@@ -261,36 +480,81 @@ idents_ok(const char (*idents)[EGD_IDENT_MAX], int n)
 	return 1;
 }
 
+/*
+ * A list of n elements of size bytes from the message at *off, or NULL,
+ * in the generation's arena.
+ */
+static void *
+recv_array(struct egressd_conf *conf, const struct ps_msg *m, size_t *off,
+    int n, size_t size)
+{
+	void	*a;
+
+	if (n == 0)
+		return NULL;
+	a = conf_alloc(conf, (size_t)n * size);
+	memcpy(a, m->data + *off, (size_t)n * size);
+	*off += (size_t)n * size;
+	return a;
+}
+
 static int
 recv_service(struct egressd_conf *conf, const struct ps_msg *m)
 {
-	struct service	*s;
-	int		 i;
+	struct conf_rx		*rx = conf->rx;
+	struct msg_service	 ms;
+	struct service		*s;
+	size_t			 off = sizeof(ms);
+	int			 i;
 
-	s = ps_xcalloc(1, sizeof(*s));
-	memcpy(s, m->data, sizeof(*s));
-	TAILQ_INIT(&s->hosts);
-	if (!STR_OK(s->name) || s->nports < 0 || s->nports > EGD_MAX_PORTS ||
-	    s->nendpoints < 0 || s->nendpoints > EGD_MAX_ENDPOINTS ||
-	    !cidrs_ok(s->from, s->nfrom) ||
-	    !idents_ok(s->idents, s->nidents) ||
-	    (s->resolution != RES_DNS && s->resolution != RES_STATIC) ||
-	    (s->action != ACT_ENFORCE && s->action != ACT_REPORT)) {
-		free(s);
+	memcpy(&ms, m->data, sizeof(ms));
+	if (!STR_OK(ms.name) || ms.nports > EGD_MAX_PORTS ||
+	    ms.nendpoints > EGD_MAX_ENDPOINTS || ms.nfrom > EGD_MAX_CIDRS ||
+	    ms.nidents > EGD_MAX_IDENTS || m->len != sizeof(ms) +
+	    ms.nports * sizeof(struct svc_port) +
+	    ms.nendpoints * sizeof(struct svc_endpoint) +
+	    ms.nfrom * sizeof(struct egd_cidr) +
+	    (size_t)ms.nidents * EGD_IDENT_MAX ||
+	    ms.id != conf->svcv.n + 1 || conf->svcv.n >= rx->sz.services ||
+	    ms.nhosts > rx->sz.hosts[EGD_HM_SERVICE] -
+	    rx->due[EGD_HM_SERVICE] ||
+	    (ms.resolution != RES_DNS && ms.resolution != RES_STATIC) ||
+	    (ms.action != ACT_ENFORCE && ms.action != ACT_REPORT) ||
+	    ms.allow_private > 1 || ms.sni_nocheck > 1)
 		return -1;
-	}
+	/* From the arena: a refused one is freed with the generation. */
+	s = conf_alloc(conf, sizeof(*s));
+	s->id = ms.id;
+	memcpy(s->name, ms.name, sizeof(s->name));
+	s->resolution = ms.resolution;
+	s->action = ms.action;
+	s->allow_private = ms.allow_private;
+	s->sni_nocheck = ms.sni_nocheck;
+	s->nports = ms.nports;
+	s->ports = recv_array(conf, m, &off, s->nports, sizeof(s->ports[0]));
+	s->nendpoints = ms.nendpoints;
+	s->endpoints = recv_array(conf, m, &off, s->nendpoints,
+	    sizeof(s->endpoints[0]));
+	s->nfrom = ms.nfrom;
+	s->from = recv_array(conf, m, &off, s->nfrom, sizeof(s->from[0]));
+	s->nidents = ms.nidents;
+	s->idents = recv_array(conf, m, &off, s->nidents, sizeof(s->idents[0]));
+	if (!cidrs_ok(s->from, s->nfrom) ||
+	    !idents_ok((const char (*)[EGD_IDENT_MAX])s->idents,
+	    s->nidents))
+		return -1;
 	for (i = 0; i < s->nports; i++)
-		if (!STR_OK(s->ports[i].name) || s->ports[i].proto > SPROTO_TCP) {
-			free(s);
+		if (!STR_OK(s->ports[i].name) || s->ports[i].proto > SPROTO_TCP)
 			return -1;
-		}
 	for (i = 0; i < s->nendpoints; i++)
 		if (s->endpoints[i].a.af != AF_INET &&
-		    s->endpoints[i].a.af != AF_INET6) {
-			free(s);
+		    s->endpoints[i].a.af != AF_INET6)
 			return -1;
-		}
+	s->hfirst = rx->due[EGD_HM_SERVICE];
+	s->nhosts = ms.nhosts;
+	rx->due[EGD_HM_SERVICE] += ms.nhosts;
 	TAILQ_INSERT_TAIL(&conf->services, s, entry);
+	conf_vec_add(&conf->svcv, s);
 	return 0;
 }
 
@@ -304,11 +568,14 @@ recv_route(struct egressd_conf *conf, const struct ps_msg *m)
 	TAILQ_INIT(&r->matches);
 	if (!STR_OK(r->name) || r->ngateways < 0 ||
 	    r->ngateways > EGD_MAX_ROUTEGW || !cidrs_ok(r->from, r->nfrom) ||
-	    !idents_ok(r->idents, r->nidents)) {
+	    !idents_ok(r->idents, r->nidents) ||
+	    r->id != conf->routev.n + 1 ||
+	    conf->routev.n >= conf->rx->sz.routes) {
 		free(r);
 		return -1;
 	}
 	TAILQ_INSERT_TAIL(&conf->routes, r, entry);
+	conf_vec_add(&conf->routev, r);
 	return 0;
 }
 
@@ -332,10 +599,13 @@ recv_match(struct egressd_conf *conf, const struct ps_msg *m)
 		    !STR_OK(mt->headers[i].value);
 	for (i = 0; !bad && i < mt->ndests; i++)
 		bad = !STR_OK(mt->dests[i].host);
-	TAILQ_FOREACH(r, &conf->routes, entry)
-		if (r->id == mt->route)
-			break;
-	if (bad || r == NULL) {
+	/* Its route is the last one; matches come in file order. */
+	r = TAILQ_LAST(&conf->routes, routelist);
+	if (bad || r == NULL || mt->route != r->id ||
+	    mt->id != conf->matchv.n + 1 ||
+	    conf->matchv.n >= conf->rx->sz.matches ||
+	    (mt->authority[0] != '\0' && host_kind(mt->authority) == -1) ||
+	    conf_match_add(conf, mt) == -1) {
 		free(mt);
 		return -1;
 	}
@@ -343,33 +613,62 @@ recv_match(struct egressd_conf *conf, const struct ps_msg *m)
 	return 0;
 }
 
-static int
-recv_host(struct egressd_conf *conf, const struct ps_msg *m)
+/* The id of the record the next name of a table belongs to, or 0. */
+static uint32_t
+host_owner(struct egressd_conf *conf, int t)
 {
-	struct msg_gwhost	 mh;
-	struct gateway		*gw;
-	struct service		*s;
-	struct hostname		*h;
+	struct conf_rx	*rx = conf->rx;
+	struct recvec	*v = t == EGD_HM_GATEWAY ? &conf->gwv : &conf->svcv;
+
+	while (rx->left[t] == 0) {
+		if (rx->cur[t] >= v->n)
+			return 0;
+		rx->left[t] = t == EGD_HM_GATEWAY ?
+		    ((struct gateway *)v->v[rx->cur[t]])->nhosts :
+		    ((struct service *)v->v[rx->cur[t]])->nhosts;
+		rx->cur[t]++;
+	}
+	rx->left[t]--;
+	return rx->cur[t];
+}
+
+/*
+ * Host names of gateways or services, each to the record the counts say:
+ * every name checked as the parser would have it, and each record's in
+ * the order sent (a record never lists a name twice).
+ */
+static int
+recv_hosts(struct egressd_conf *conf, const struct ps_msg *m)
+{
+	struct conf_rx		*rx = conf->rx;
+	struct msg_hosts	 mh;
+	struct hostset		*hs;
+	char			 name[EGD_HOST_MAX];
+	size_t			 off = sizeof(mh), len;
+	uint32_t		 i, owner;
+	int			 t, kind;
 
 	memcpy(&mh, m->data, sizeof(mh));
-	if (!STR_OK(mh.host))
+	if (mh.table != EGD_HM_GATEWAY && mh.table != EGD_HM_SERVICE)
 		return -1;
-	h = host_new(mh.host);	/* TAILQ_INSERT_TAIL evaluates it twice */
-	if (m->hdr.type == IMSG_CONF_GWHOST) {
-		TAILQ_FOREACH(gw, &conf->gateways, entry)
-			if (gw->id == mh.gateway) {
-				TAILQ_INSERT_TAIL(&gw->hosts, h, entry);
-				return 0;
-			}
-	} else {
-		TAILQ_FOREACH(s, &conf->services, entry)
-			if (s->id == mh.gateway) {
-				TAILQ_INSERT_TAIL(&s->hosts, h, entry);
-				return 0;
-			}
+	t = (int)mh.table;
+	hs = t == EGD_HM_GATEWAY ? &conf->gwhosts : &conf->svchosts;
+	if (mh.count == 0 || mh.count > rx->due[t] - rx->got[t])
+		return -1;
+	for (i = 0; i < mh.count; i++) {
+		if (off >= m->len || (len = m->data[off]) == 0 ||
+		    len > m->len - off - 1)
+			return -1;
+		memcpy(name, m->data + off + 1, len);
+		name[len] = '\0';
+		off += 1 + len;
+		if (strlen(name) != len || (kind = host_kind(name)) == -1 ||
+		    (owner = host_owner(conf, t)) == 0 ||
+		    conf_host_add(hs, name, kind, owner) != 0)
+			return -1;
+		rx->got[t]++;
 	}
-	free(h);
-	return -1;
+	return off == m->len ? 0 : -1;
 }
 
 /*
@@ -438,6 +737,7 @@ recv_ca_chunk(struct egressd_conf *conf, const struct ps_msg *m)
 static int
 recv_dest(struct egressd_conf *conf, const struct ps_msg *m)
 {
+	const struct destination *dup;
 	struct destination	*d;
 	struct dst_port		*p;
 	const char		*why;
@@ -469,7 +769,14 @@ recv_dest(struct egressd_conf *conf, const struct ps_msg *m)
 		for (j = 0; !bad && j < p->nsan; j++)
 			bad = !STR_OK(p->san[j]);
 	}
-	if (bad) {
+	if (bad || d->id != conf->dstv.n + 1 ||
+	    conf->dstv.n >= conf->rx->sz.dests) {
+		free(d);
+		return -1;
+	}
+	conf_vec_add(&conf->dstv, d);
+	if (conf_dest_add(conf, d, &dup) != 0) {
+		conf->dstv.n--;
 		free(d);
 		return -1;
 	}
@@ -485,17 +792,21 @@ int
 conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 {
 	struct msg_conf_global	 g;
-	struct msg_gateway	 mg;
 	struct msg_ownaddr	 mo;
-	struct gateway		*gw;
 	int			 rv = 0;
 
 	*why = "malformed configuration record";
+	if (m->hdr.type != IMSG_CONF_BEGIN && m->hdr.type != IMSG_CONF_SIZES &&
+	    (conf->rx == NULL || !conf->rx->sized)) {
+		*why = "configuration record before the sizes";
+		return -1;
+	}
 	switch (m->hdr.type) {
 	case IMSG_CONF_BEGIN:
 		memcpy(&g, m->data, sizeof(g));
-		if (!STR_OK(g.hostname))
+		if (!STR_OK(g.hostname) || conf->rx != NULL)
 			return -1;
+		conf->rx = ps_xcalloc(1, sizeof(*conf->rx));
 		conf->gen = g.gen;
 		conf->drain_timeout = (int)g.drain_timeout;
 		if (g.revoke_grace > 3600)
@@ -527,22 +838,16 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 			return -1;
 		conf->default_ca = g.default_ca;
 		break;
-	case IMSG_CONF_GATEWAY:
-		memcpy(&mg, m->data, sizeof(mg));
-		if (!STR_OK(mg.name) || mg.merge_slashes > 1 ||
-		    mg.esc_slashes > ESLASH_DECODE)
+	case IMSG_CONF_SIZES:
+		if (conf->rx == NULL)
 			return -1;
-		gw = ps_xcalloc(1, sizeof(*gw));
-		gw->id = mg.id;
-		strlcpy(gw->name, mg.name, sizeof(gw->name));
-		gw->merge_slashes = (int)mg.merge_slashes;
-		gw->esc_slashes = (int)mg.esc_slashes;
-		TAILQ_INIT(&gw->hosts);
-		TAILQ_INSERT_TAIL(&conf->gateways, gw, entry);
+		rv = recv_sizes(conf, m);
 		break;
-	case IMSG_CONF_GWHOST:
-	case IMSG_CONF_SVCHOST:
-		rv = recv_host(conf, m);
+	case IMSG_CONF_GATEWAY:
+		rv = recv_gateway(conf, m);
+		break;
+	case IMSG_CONF_HOSTS:
+		rv = recv_hosts(conf, m);
 		break;
 	case IMSG_CONF_SERVICE:
 		rv = recv_service(conf, m);
@@ -581,11 +886,35 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 	return rv;
 }
 
+/*
+ * The generation is whole: every record and name announced arrived.
+ * Returns -1 with *why set otherwise; the caller treats the parent
+ * channel as broken.
+ */
+int
+conf_recv_end(struct egressd_conf *conf, const char **why)
+{
+	struct conf_rx	*rx = conf->rx;
+
+	*why = "incomplete configuration";
+	if (rx == NULL || !rx->sized || conf->gwv.n != rx->sz.gateways ||
+	    conf->svcv.n != rx->sz.services ||
+	    conf->routev.n != rx->sz.routes ||
+	    conf->matchv.n != rx->sz.matches ||
+	    conf->dstv.n != rx->sz.dests ||
+	    rx->due[0] != rx->sz.hosts[0] || rx->got[0] != rx->due[0] ||
+	    rx->due[1] != rx->sz.hosts[1] || rx->got[1] != rx->due[1])
+		return -1;
+	free(conf->rx);
+	conf->rx = NULL;
+	return 0;
+}
+
 /* Every record goes as one message. */
 _Static_assert(sizeof(struct destination) <= PS_MAX_PAYLOAD,
     "struct destination does not fit a message");
-_Static_assert(sizeof(struct service) <= PS_MAX_PAYLOAD,
-    "struct service does not fit a message");
+_Static_assert(EGD_SVCMSG_MAX <= PS_MAX_PAYLOAD,
+    "a service does not fit a message");
 _Static_assert(sizeof(struct route) <= PS_MAX_PAYLOAD,
     "struct route does not fit a message");
 _Static_assert(sizeof(struct msg_key) <= PS_MAX_PAYLOAD,

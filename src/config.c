@@ -3,7 +3,9 @@
  * (the parent builds it with parse.y; the children rebuild theirs from the
  * parent's messages): allocation with the defaults, freeing, lookups, and
  * the names and address forms that the parser, printconf.c and the logs
- * share.
+ * share.  Records are indexed as they are added, in the parser and in the
+ * receiver alike: by id (struct recvec) and by host (hostmap.c), so that
+ * no lookup walks the registry.
  */
 #include "config.h"
 
@@ -14,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,27 +85,193 @@ conf_new(void)
 	TAILQ_INIT(&conf->routes);
 	TAILQ_INIT(&conf->destinations);
 	conf->default_ca = -1;
+	conf->gwhosts.map = hostmap_new();
+	conf->svchosts.map = hostmap_new();
+	conf->authmap = hostmap_new();
+	conf->dstmap = hostmap_new();
 	return conf;
 }
 
-static void
-hostlist_free(struct hostlist *hosts)
-{
-	struct hostname	*h;
+/*
+ * Records of a generation that are many and never freed alone (services
+ * and their lists) come from its arena: a few large blocks, allocated
+ * and freed whole, so that a registry costs no allocation per record and
+ * letting go of a generation takes a few calls, not one per record.  A
+ * block is above malloc's mmap threshold (128 KiB, fixed in a worker by
+ * its mallopt() calls), so that freeing it gives its pages back.
+ */
+#define ARENA_BLOCK	(256 * 1024)
+struct conf_block {
+	struct conf_block	*next;
+	size_t			 used, size;
+	max_align_t		 data[];
+};
 
-	while ((h = TAILQ_FIRST(hosts)) != NULL) {
-		TAILQ_REMOVE(hosts, h, entry);
-		free(h);
+/* size bytes, zeroed, aligned as malloc(3) aligns. */
+void *
+conf_alloc(struct egressd_conf *conf, size_t size)
+{
+	struct conf_block	*b = conf->arena;
+	size_t			 a = sizeof(max_align_t), bsize;
+	void			*p;
+
+	size = (size + a - 1) / a * a;
+	if (size == 0)
+		size = a;
+	if (b == NULL || b->size - b->used < size) {
+		bsize = size > ARENA_BLOCK / 4 ? size : ARENA_BLOCK;
+		b = ps_xcalloc(1, sizeof(*b) + bsize);
+		b->size = bsize;
+		if (conf->arena != NULL && bsize != ARENA_BLOCK) {
+			/* A large one: the current block stays current. */
+			b->next = conf->arena->next;
+			conf->arena->next = b;
+			b->used = bsize;
+			return b->data;
+		}
+		b->next = conf->arena;
+		conf->arena = b;
 	}
+	p = (char *)b->data + b->used;
+	b->used += size;
+	return p;
+}
+
+/* Room for n more records, so that adding them moves nothing. */
+void
+conf_vec_reserve(struct recvec *v, size_t n)
+{
+	void	**p;
+	size_t	  max;
+
+	if (v->n + n <= v->max)
+		return;
+	max = v->n + n;
+	if ((p = reallocarray(v->v, max, sizeof(*v->v))) == NULL)
+		fatal("%s", __func__);
+	v->v = p;
+	v->max = max;
+}
+
+void
+conf_vec_add(struct recvec *v, void *rec)
+{
+	if (v->n == v->max)
+		conf_vec_reserve(v, v->max > 0 ? v->max : 16);
+	v->v[v->n++] = rec;
+}
+
+/*
+ * One host of a record (owner: its id, records in file order).  Returns
+ * 0 when added, 1 when the record has it already, -1 when the name is
+ * not of its kind or the owner is out of order.
+ */
+int
+conf_host_add(struct hostset *hs, const char *name, int kind, uint32_t owner)
+{
+	uint32_t	*p, key;
+	size_t		 max;
+	int		 rv;
+
+	if ((rv = hostmap_add(hs->map, name, kind, owner, &key)) != 0)
+		return rv;
+	if (hs->nkeys == hs->maxkeys) {
+		max = hs->maxkeys ? hs->maxkeys * 2 : 64;
+		if ((p = reallocarray(hs->keys, max, sizeof(*p))) == NULL)
+			fatal("%s", __func__);
+		hs->keys = p;
+		hs->maxkeys = max;
+	}
+	hs->keys[hs->nkeys++] = key;
+	return 0;
+}
+
+/*
+ * Room for refs more hosts, of which names[] distinct by kind, with text
+ * bytes: adding them then moves nothing.
+ */
+int
+conf_host_reserve(struct hostset *hs, const uint32_t names[HMK_NKINDS],
+    size_t text, size_t refs)
+{
+	uint32_t	*p;
+	size_t		 max = hs->nkeys + refs;
+
+	if (hostmap_reserve(hs->map, names, text) == -1)
+		return -1;
+	if (max > hs->maxkeys) {
+		if ((p = reallocarray(hs->keys, max, sizeof(*p))) == NULL)
+			fatal("%s", __func__);
+		hs->keys = p;
+		hs->maxkeys = max;
+	}
+	return 0;
+}
+
+/* The ith host of the record whose hosts start at first. */
+const char *
+conf_host(const struct hostset *hs, uint32_t first, uint32_t i)
+{
+	return hostmap_name(hs->map, hs->keys[first + i]);
+}
+
+/*
+ * A route match, indexed by id and by its authority (or among those
+ * without one).  The caller checks that its id is the next one.  Returns
+ * -1 for an authority that cannot be a key.
+ */
+int
+conf_match_add(struct egressd_conf *conf, struct route_match *m)
+{
+	uint32_t	key;
+
+	if (m->authority[0] == '\0')
+		conf_vec_add(&conf->anyauth, m);
+	else if (hostmap_add(conf->authmap, m->authority,
+	    hostmap_kind(m->authority), m->id, &key) != 0)
+		return -1;
+	conf_vec_add(&conf->matchv, m);
+	return 0;
+}
+
+/*
+ * A destination's host into the index (its id is in conf->dstv already).
+ * Returns 0, or 1 with *dup the destination that has the same host, or -1
+ * for a host that cannot be a key.
+ */
+int
+conf_dest_add(struct egressd_conf *conf, struct destination *d,
+    const struct destination **dup)
+{
+	uint32_t	key, first;
+	int		rv;
+
+	*dup = NULL;
+	if ((rv = hostmap_add(conf->dstmap, d->host, hostmap_kind(d->host),
+	    d->id, &key)) != 0)
+		return rv;
+	if ((first = hostmap_owner(conf->dstmap, key)) != d->id) {
+		if (first - 1 < conf->dstv.n)
+			*dup = conf->dstv.v[first - 1];
+		return 1;
+	}
+	return 0;
+}
+
+static void
+hostset_free(struct hostset *hs)
+{
+	hostmap_free(hs->map);
+	free(hs->keys);
 }
 
 /* Frees conf and closes the sockets its listeners still hold. */
 void
 conf_free(struct egressd_conf *conf)
 {
+	struct conf_block	*b;
 	struct gateway		*g;
 	struct listener		*l;
-	struct service		*s;
 	struct route		*r;
 	struct route_match	*m;
 	struct destination	*d;
@@ -119,13 +288,7 @@ conf_free(struct egressd_conf *conf)
 	}
 	while ((g = TAILQ_FIRST(&conf->gateways)) != NULL) {
 		TAILQ_REMOVE(&conf->gateways, g, entry);
-		hostlist_free(&g->hosts);
 		free(g);
-	}
-	while ((s = TAILQ_FIRST(&conf->services)) != NULL) {
-		TAILQ_REMOVE(&conf->services, s, entry);
-		hostlist_free(&s->hosts);
-		free(s);
 	}
 	while ((r = TAILQ_FIRST(&conf->routes)) != NULL) {
 		TAILQ_REMOVE(&conf->routes, r, entry);
@@ -147,62 +310,30 @@ conf_free(struct egressd_conf *conf)
 			free(conf->keys[i].der);
 		}
 	free(conf->ownaddrs);
+	hostset_free(&conf->gwhosts);
+	hostset_free(&conf->svchosts);
+	hostmap_free(conf->authmap);
+	hostmap_free(conf->dstmap);
+	free(conf->gwv.v);
+	free(conf->svcv.v);
+	free(conf->routev.v);
+	free(conf->matchv.v);
+	free(conf->anyauth.v);
+	free(conf->dstv.v);
+	free(conf->rx);
+	while ((b = conf->arena) != NULL) {
+		conf->arena = b->next;
+		free(b);
+	}
 	free(conf);
-}
-
-struct gateway *
-conf_gateway(struct egressd_conf *conf, const char *name)
-{
-	struct gateway	*g;
-
-	TAILQ_FOREACH(g, &conf->gateways, entry)
-		if (strcmp(g->name, name) == 0)
-			return g;
-	return NULL;
 }
 
 struct gateway *
 conf_gateway_id(struct egressd_conf *conf, uint32_t id)
 {
-	struct gateway	*g;
-
-	TAILQ_FOREACH(g, &conf->gateways, entry)
-		if (g->id == id)
-			return g;
-	return NULL;
-}
-
-struct service *
-conf_service(struct egressd_conf *conf, const char *name)
-{
-	struct service	*s;
-
-	TAILQ_FOREACH(s, &conf->services, entry)
-		if (strcmp(s->name, name) == 0)
-			return s;
-	return NULL;
-}
-
-struct route *
-conf_route(struct egressd_conf *conf, const char *name)
-{
-	struct route	*r;
-
-	TAILQ_FOREACH(r, &conf->routes, entry)
-		if (strcmp(r->name, name) == 0)
-			return r;
-	return NULL;
-}
-
-struct destination *
-conf_destination(struct egressd_conf *conf, const char *name)
-{
-	struct destination	*d;
-
-	TAILQ_FOREACH(d, &conf->destinations, entry)
-		if (strcmp(d->name, name) == 0)
-			return d;
-	return NULL;
+	if (id == 0 || id > conf->gwv.n)
+		return NULL;
+	return conf->gwv.v[id - 1];
 }
 
 const char *

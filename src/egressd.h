@@ -55,11 +55,48 @@ enum listen_proto {
 	PROTO_TLS,
 };
 
-struct hostname {
-	TAILQ_ENTRY(hostname)	 entry;
-	char			 name[EGD_HOST_MAX];
+/*
+ * Host names to the records that list them (hostmap.c): exact names,
+ * "*.name" patterns and IP literals, each kind in a table of its own.
+ */
+enum hostmap_kinds {
+	HMK_NAME = 0,		/* an exact name, or any verbatim key */
+	HMK_PATTERN,		/* "*.suffix" */
+	HMK_LITERAL,		/* an IPv4 or IPv6 address's text */
+	HMK_NKINDS
 };
-TAILQ_HEAD(hostlist, hostname);
+#define HOSTMAP_NONE		UINT32_MAX
+#define HOSTMAP_KEYMAX		1024	/* bytes of a key */
+#define HOSTMAP_HOSTMAX		255	/* bytes of a host looked up */
+#define HOSTMAP_MAXLISTS	128	/* keys covering one such host */
+#define HM_EXACT		0x01	/* find: the host's own key */
+#define HM_PATTERNS		0x02	/* find: the patterns covering it */
+
+struct hostmap;
+struct hostmap_iter {
+	const struct hostmap	*hm;
+	int			 n;
+	uint32_t		 key[HOSTMAP_MAXLISTS];
+	uint32_t		 pos[HOSTMAP_MAXLISTS];
+	uint32_t		 owner[HOSTMAP_MAXLISTS];
+};
+
+/*
+ * The host names of one kind of record (gateways, services): a map for
+ * lookups, and each record's names in order, as keys of the map, at
+ * keys[hfirst .. hfirst + nhosts) of the record.
+ */
+struct hostset {
+	struct hostmap		*map;
+	uint32_t		*keys;
+	size_t			 nkeys, maxkeys;
+};
+
+/* Records by id (ids are 1, 2, ... in file order): v[id - 1]. */
+struct recvec {
+	void			**v;
+	size_t			 n, max;
+};
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
@@ -97,7 +134,7 @@ struct gateway {
 	TAILQ_ENTRY(gateway)	 entry;
 	uint32_t		 id;
 	char			 name[EGD_NAME_MAX];
-	struct hostlist		 hosts;
+	uint32_t		 hfirst, nhosts; /* conf->gwhosts; 0: any */
 	int			 merge_slashes;	/* "//" is "/" (default) */
 	int			 esc_slashes;	/* enum esc_slashes */
 	int			 esc_slashes_set; /* parent: said explicitly */
@@ -105,9 +142,10 @@ struct gateway {
 TAILQ_HEAD(gatewaylist, gateway);
 
 /*
- * Services, routes and their parts are fixed-size records so that the
- * parent can send each as one message (src/proto.h); the list entries and
- * host lists are rebuilt by the receiver.
+ * Routes and their parts are fixed-size records so that the parent can
+ * send each as one message (src/proto.h); a service's lists are arrays of
+ * their exact length, sent after its fixed part (struct msg_service).
+ * List entries, host sets and indexes are rebuilt by the receiver.
  */
 #define EGD_MAX_PORTS		16	/* ports of a service */
 #define EGD_MAX_ENDPOINTS	16	/* static endpoints of a service */
@@ -155,26 +193,36 @@ struct svc_endpoint {
 	uint16_t		 port;		/* 0: the requested port */
 };
 
-/* A ServiceEntry: what may leave. */
+/*
+ * A ServiceEntry: what may leave.  Its hosts (names, "*.x", IP literals)
+ * are in conf->svchosts; each list is an array of its own length (NULL
+ * when empty), so that a registry of many small services stays small.
+ */
 struct service {
 	TAILQ_ENTRY(service)	 entry;
-	struct hostlist		 hosts;		/* names, "*.x", IP literals */
-	uint32_t		 id;
+	uint32_t		 id;		/* 1, 2, ... in file order */
+	uint32_t		 hfirst, nhosts;	/* conf->svchosts */
 	char			 name[EGD_NAME_MAX];
-	struct svc_port		 ports[EGD_MAX_PORTS];
+	struct svc_port		*ports;
 	int			 nports;
 	int			 resolution;	/* enum svc_resolution */
-	struct svc_endpoint	 endpoints[EGD_MAX_ENDPOINTS];
+	struct svc_endpoint	*endpoints;
 	int			 nendpoints;
 	int			 action;	/* enum svc_action */
 	int			 allow_private;	/* private destinations ok */
 	int			 sni_nocheck;	/* "sni check off" */
-	struct egd_cidr		 from[EGD_MAX_CIDRS];	/* none: any source */
+	struct egd_cidr		*from;		/* none: any source */
 	int			 nfrom;
-	char			 idents[EGD_MAX_IDENTS][EGD_IDENT_MAX];
+	char			(*idents)[EGD_IDENT_MAX];
 	int			 nidents;	/* none: any client */
 };
 TAILQ_HEAD(servicelist, service);
+/* The longest IMSG_CONF_SERVICE. */
+#define EGD_SVCMSG_MAX	(sizeof(struct msg_service) +			\
+	EGD_MAX_PORTS * sizeof(struct svc_port) +			\
+	EGD_MAX_ENDPOINTS * sizeof(struct svc_endpoint) +		\
+	EGD_MAX_CIDRS * sizeof(struct egd_cidr) +			\
+	EGD_MAX_IDENTS * EGD_IDENT_MAX)
 
 struct route_dest {
 	char			 host[EGD_HOST_MAX];
@@ -393,6 +441,15 @@ struct egressd_conf {
 	struct servicelist	 services;
 	struct routelist	 routes;
 	struct destlist		 destinations;
+	/* Indexes, built as records are added (config.c): lookups by host. */
+	struct recvec		 gwv, svcv, routev, matchv, dstv; /* by id */
+	struct hostset		 gwhosts;	/* gateways' hosts */
+	struct hostset		 svchosts;	/* services' hosts */
+	struct hostmap		*authmap;	/* matches by authority */
+	struct recvec		 anyauth;	/* matches without one */
+	struct hostmap		*dstmap;	/* destinations by host */
+	struct conf_rx		*rx;	/* receiver: a generation coming in */
+	struct conf_block	*arena;	/* services and their lists */
 	struct ca_bundle	 cas[EGD_MAX_CAS];
 	int			 ncas;
 	int			 default_ca;	/* for https ports; -1: none */
@@ -413,11 +470,19 @@ struct egressd_opts {
 /* config.c */
 struct egressd_conf	*conf_new(void);
 void			 conf_free(struct egressd_conf *);
-struct gateway		*conf_gateway(struct egressd_conf *, const char *);
+void			*conf_alloc(struct egressd_conf *, size_t);
+void			 conf_vec_add(struct recvec *, void *);
+void			 conf_vec_reserve(struct recvec *, size_t);
+int			 conf_host_add(struct hostset *, const char *, int,
+			    uint32_t);
+int			 conf_host_reserve(struct hostset *,
+			    const uint32_t[HMK_NKINDS], size_t, size_t);
+const char		*conf_host(const struct hostset *, uint32_t, uint32_t);
+int			 conf_match_add(struct egressd_conf *,
+			    struct route_match *);
+int			 conf_dest_add(struct egressd_conf *,
+			    struct destination *, const struct destination **);
 struct gateway		*conf_gateway_id(struct egressd_conf *, uint32_t);
-struct service		*conf_service(struct egressd_conf *, const char *);
-struct route		*conf_route(struct egressd_conf *, const char *);
-struct destination	*conf_destination(struct egressd_conf *, const char *);
 int			 conf_ca_add(struct egressd_conf *, const char *,
 			    const char **);
 int			 conf_key_add(struct egressd_conf *, const char *, int,
@@ -464,6 +529,24 @@ int			 authority_parse(const char *, size_t, uint16_t,
 			    char *, size_t, uint16_t *, struct egd_addr *,
 			    int *, const char **);
 
+/* hostmap.c: host names to the records that list them */
+struct hostmap		*hostmap_new(void);
+void			 hostmap_free(struct hostmap *);
+int			 hostmap_reserve(struct hostmap *,
+			    const uint32_t[HMK_NKINDS], size_t);
+int			 hostmap_kind(const char *);
+int			 hostmap_add(struct hostmap *, const char *, int,
+			    uint32_t, uint32_t *);
+uint32_t		 hostmap_get(const struct hostmap *, const char *, int);
+const char		*hostmap_name(const struct hostmap *, uint32_t);
+int			 hostmap_keykind(const struct hostmap *, uint32_t);
+uint32_t		 hostmap_owner(const struct hostmap *, uint32_t);
+uint32_t		 hostmap_nkeys(const struct hostmap *);
+size_t			 hostmap_bytes(const struct hostmap *);
+void			 hostmap_find(const struct hostmap *, const char *, int,
+			    struct hostmap_iter *);
+int			 hostmap_next(struct hostmap_iter *, uint32_t *);
+
 /* pathnorm.c: request paths in normal form */
 #define PN_MERGE_SLASHES	0x01	/* "//" is "/" */
 #define PN_SLASH_REJECT		0x02	/* %2F, %5C: refused */
@@ -488,6 +571,7 @@ void			 conf_send_ca(struct ps_chan *,
 			    const struct egressd_conf *, int);
 int			 conf_recv(struct egressd_conf *, struct ps_msg *,
 			    const char **);
+int			 conf_recv_end(struct egressd_conf *, const char **);
 void			 conf_local_addrs(struct egressd_conf *);
 void			 conf_add_ownaddr(struct egressd_conf *,
 			    const struct egd_addr *);

@@ -165,6 +165,7 @@ static int	 in_block(void);
 static void	 block_abandon(void);
 static int	 block_name(const YYLTYPE *, const char *, char *, size_t,
 		    const char *);
+static uint32_t	 block_seen(int, const char *, uint32_t);
 static void	 gateway_open(const YYLTYPE *, const YYLTYPE *, const char *);
 static void	 gateway_close(void);
 static void	 gw_escaped(int);
@@ -261,13 +262,28 @@ static YYLTYPE			 dp_loc;
 static int			 san_items;	/* verify-san names read */
 static int			 ndests;
 static YYLTYPE			 blk_loc;	/* the block's first line */
+/*
+ * The service block open: its lists grow here, and service_close() gives
+ * the service arrays of their exact length.
+ */
 static struct {
 	YYLTYPE			 res_loc;	/* the last "resolution" */
 	YYLTYPE			 ep_loc;	/* first endpoint */
 	YYLTYPE			 wild_loc;	/* first "*." host */
 	char			 wild[EGD_HOST_MAX];
+	struct svc_port		 ports[EGD_MAX_PORTS];
+	int			 nports;
+	struct svc_endpoint	 endpoints[EGD_MAX_ENDPOINTS];
+	int			 nendpoints;
+	struct egd_cidr		 from[EGD_MAX_CIDRS];
+	int			 nfrom;
+	char			 idents[EGD_MAX_IDENTS][EGD_IDENT_MAX];
+	int			 nidents;
 } svcx;
-static struct hostlist		*curhosts;	/* where "hosts" add names */
+/* Where "hosts" add names: a record's, by its id. */
+static struct hostset		*curhosts;
+static uint32_t			*curnhosts;
+static uint32_t			 curowner;
 static struct egd_cidr		*curfrom;	/* where "from" adds networks */
 static int			*curnfrom;
 static char			(*curidents)[EGD_IDENT_MAX];	/* from identity */
@@ -279,6 +295,9 @@ static struct {				/* nstls, for nameserver_add() */
 	const char		*name, *ca;
 	YYLTYPE			 nameloc, caloc;
 } ns_tls;
+/* Block names seen, by kind: each name's owner is its block's id. */
+enum { BN_GATEWAY, BN_SERVICE, BN_ROUTE, BN_DEST, BN_NKINDS };
+static struct hostmap		*blocknames[BN_NKINDS];
 static YYLTYPE			 audit_loc;	/* the first audit block */
 
 static struct {
@@ -1903,10 +1922,25 @@ block_abandon(void)
 	dp = NULL;
 	inaudit = 0;
 	curhosts = NULL;
+	curnhosts = NULL;
 	curfrom = NULL;
 	curidents = NULL;
 	curnidents = NULL;
 	curnfrom = NULL;
+}
+
+/*
+ * Records a block's name, of a kind, for the block of that id: the id of
+ * the block that had it first (id itself for a new name), 0 on failure.
+ */
+static uint32_t
+block_seen(int kind, const char *name, uint32_t id)
+{
+	uint32_t	key;
+
+	if (hostmap_add(blocknames[kind], name, HMK_NAME, id, &key) == -1)
+		return 0;
+	return hostmap_owner(blocknames[kind], key);
 }
 
 /* A block's name: not empty, no control bytes, fits its array. */
@@ -1947,17 +1981,20 @@ gateway_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 	struct gateway	*g;
 
 	g = ps_xcalloc(1, sizeof(*g));
-	TAILQ_INIT(&g->hosts);
 	g->id = ++ngateways;
 	if (block_name(nameloc, "gateway", g->name, sizeof(g->name),
-	    name) == 0 && conf_gateway(conf, name) != NULL)
+	    name) == 0 && block_seen(BN_GATEWAY, name, g->id) != g->id)
 		conf_error(nameloc, "duplicate gateway \"%s\"", g->name);
 	g->merge_slashes = 1;
 	g->esc_slashes = ESLASH_KEEP;
 	TAILQ_INSERT_TAIL(&conf->gateways, g, entry);
+	conf_vec_add(&conf->gwv, g);
 	gw = g;
 	blk_loc = *loc;
-	curhosts = &g->hosts;
+	curhosts = &conf->gwhosts;
+	g->hfirst = (uint32_t)conf->gwhosts.nkeys;
+	curnhosts = &g->nhosts;
+	curowner = g->id;
 }
 
 static void
@@ -2172,25 +2209,25 @@ host_norm(const YYLTYPE *loc, const char *what, const char *in,
 static void
 host_add(const YYLTYPE *loc, const char *name)
 {
-	struct hostname	*h;
-	char		 buf[EGD_HOST_MAX];
+	char	buf[EGD_HOST_MAX];
+	int	rv;
 
 	if (curhosts == NULL)
 		return;
 	if (host_norm(loc, "host name", name, 1, buf, sizeof(buf)) == -1)
 		return;
-	TAILQ_FOREACH(h, curhosts, entry)
-		if (strcmp(h->name, buf) == 0) {
-			conf_error(loc, "duplicate host \"%s\"", buf);
-			return;
-		}
+	if ((rv = conf_host_add(curhosts, buf, hostmap_kind(buf),
+	    curowner)) == 1) {
+		conf_error(loc, "duplicate host \"%s\"", buf);
+		return;
+	}
+	if (rv == -1)
+		fatalx("%s: cannot index \"%s\"", __func__, buf);
+	(*curnhosts)++;
 	if (svc != NULL && buf[0] == '*' && svcx.wild[0] == '\0') {
 		svcx.wild_loc = *loc;
 		strlcpy(svcx.wild, buf, sizeof(svcx.wild));
 	}
-	h = ps_xcalloc(1, sizeof(*h));
-	strlcpy(h->name, buf, sizeof(h->name));
-	TAILQ_INSERT_TAIL(curhosts, h, entry);
 }
 
 /* A network of a "from" list: ADDRESS or ADDRESS/PREFIXLEN. */
@@ -2234,9 +2271,10 @@ dest_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 	d = ps_xcalloc(1, sizeof(*d));
 	d->id = ++ndests;
 	if (block_name(nameloc, "destination", d->name, sizeof(d->name),
-	    name) == 0 && conf_destination(conf, name) != NULL)
+	    name) == 0 && block_seen(BN_DEST, name, d->id) != d->id)
 		conf_error(nameloc, "duplicate destination \"%s\"", d->name);
 	TAILQ_INSERT_TAIL(&conf->destinations, d, entry);
+	conf_vec_add(&conf->dstv, d);
 	cdst = d;
 	dp = NULL;
 	blk_loc = *loc;
@@ -2245,7 +2283,7 @@ dest_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 static void
 dest_close(void)
 {
-	struct destination	*d;
+	const struct destination	*d;
 
 	if (cdst->host[0] == '\0')
 		conf_error(&blk_loc, "destination \"%s\" has no host",
@@ -2253,14 +2291,10 @@ dest_close(void)
 	else if (cdst->nports == 0)
 		conf_error(&blk_loc, "destination \"%s\" has no port",
 		    cdst->name);
-	else
-		TAILQ_FOREACH(d, &conf->destinations, entry)
-			if (d != cdst && strcmp(d->host, cdst->host) == 0) {
-				conf_error(&blk_loc, "destination \"%s\": host "
-				    "\"%s\" has a destination already (\"%s\")",
-				    cdst->name, cdst->host, d->name);
-				break;
-			}
+	else if (conf_dest_add(conf, cdst, &d) == 1 && d != NULL)
+		conf_error(&blk_loc, "destination \"%s\": host \"%s\" has a "
+		    "destination already (\"%s\")", cdst->name, cdst->host,
+		    d->name);
 	block_abandon();
 }
 
@@ -2534,44 +2568,70 @@ service_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 {
 	struct service	*s;
 
-	s = ps_xcalloc(1, sizeof(*s));
-	TAILQ_INIT(&s->hosts);
+	s = conf_alloc(conf, sizeof(*s));
 	s->id = ++nservices;
 	s->resolution = RES_DNS;
 	s->action = ACT_ENFORCE;
 	if (block_name(nameloc, "service", s->name, sizeof(s->name),
-	    name) == 0 && conf_service(conf, name) != NULL)
+	    name) == 0 && block_seen(BN_SERVICE, name, s->id) != s->id)
 		conf_error(nameloc, "duplicate service \"%s\"", s->name);
 	TAILQ_INSERT_TAIL(&conf->services, s, entry);
+	conf_vec_add(&conf->svcv, s);
 	svc = s;
 	blk_loc = *loc;
 	memset(&svcx, 0, sizeof(svcx));
-	curhosts = &s->hosts;
-	curfrom = s->from;
-	curidents = s->idents;
-	curnidents = &s->nidents;
-	curnfrom = &s->nfrom;
+	curhosts = &conf->svchosts;
+	s->hfirst = (uint32_t)conf->svchosts.nkeys;
+	curnhosts = &s->nhosts;
+	curowner = s->id;
+	curfrom = svcx.from;
+	curidents = svcx.idents;
+	curnidents = &svcx.nidents;
+	curnfrom = &svcx.nfrom;
+}
+
+/* A copy of n elements of size bytes at p, or NULL for none. */
+static void *
+svc_array(const void *p, int n, size_t size)
+{
+	void	*a;
+
+	if (n == 0)
+		return NULL;
+	a = conf_alloc(conf, (size_t)n * size);
+	memcpy(a, p, (size_t)n * size);
+	return a;
 }
 
 /* What the block as a whole must say, at the lines that said it. */
 static void
 service_close(void)
 {
-	if (TAILQ_EMPTY(&svc->hosts))
+	if (svc->nhosts == 0)
 		conf_error(&blk_loc, "service \"%s\" has no hosts", svc->name);
-	if (svc->nports == 0)
+	if (svcx.nports == 0)
 		conf_error(&blk_loc, "service \"%s\" has no port", svc->name);
 	if (svc->resolution == RES_STATIC) {
 		if (svcx.wild[0] != '\0')
 			conf_error(&svcx.wild_loc, "service \"%s\": wildcard "
 			    "host \"%s\" with resolution static: a wildcard "
 			    "service resolves by dns", svc->name, svcx.wild);
-		if (svc->nendpoints == 0)
+		if (svcx.nendpoints == 0)
 			conf_error(&svcx.res_loc, "service \"%s\": resolution "
 			    "static needs an endpoint", svc->name);
-	} else if (svc->nendpoints > 0)
+	} else if (svcx.nendpoints > 0)
 		conf_error(&svcx.ep_loc, "service \"%s\": endpoint needs "
 		    "resolution static", svc->name);
+	svc->ports = svc_array(svcx.ports, svcx.nports, sizeof(svcx.ports[0]));
+	svc->nports = svcx.nports;
+	svc->endpoints = svc_array(svcx.endpoints, svcx.nendpoints,
+	    sizeof(svcx.endpoints[0]));
+	svc->nendpoints = svcx.nendpoints;
+	svc->from = svc_array(svcx.from, svcx.nfrom, sizeof(svcx.from[0]));
+	svc->nfrom = svcx.nfrom;
+	svc->idents = svc_array(svcx.idents, svcx.nidents,
+	    sizeof(svcx.idents[0]));
+	svc->nidents = svcx.nidents;
 	block_abandon();
 }
 
@@ -2591,16 +2651,16 @@ svc_port_add(const YYLTYPE *loc, long long port, int proto,
 	if (label != NULL && block_name(loc, "port", p.name, sizeof(p.name),
 	    label) == -1)
 		return;
-	for (i = 0; i < svc->nports; i++)
-		if (svc->ports[i].port == p.port) {
+	for (i = 0; i < svcx.nports; i++)
+		if (svcx.ports[i].port == p.port) {
 			conf_error(loc, "duplicate port %lld", port);
 			return;
 		}
-	if (svc->nports >= EGD_MAX_PORTS) {
+	if (svcx.nports >= EGD_MAX_PORTS) {
 		conf_error(loc, "too many ports (at most %d)", EGD_MAX_PORTS);
 		return;
 	}
-	svc->ports[svc->nports++] = p;
+	svcx.ports[svcx.nports++] = p;
 }
 
 static void
@@ -2623,9 +2683,9 @@ endpoint_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 	if (addr_get(addrloc, addr, &e.a) == -1 || port == 0)
 		return;
 	e.port = port == -1 ? 0 : (uint16_t)port;
-	for (i = 0; i < svc->nendpoints; i++)
-		if (egd_addr_equal(&svc->endpoints[i].a, &e.a) &&
-		    svc->endpoints[i].port == e.port) {
+	for (i = 0; i < svcx.nendpoints; i++)
+		if (egd_addr_equal(&svcx.endpoints[i].a, &e.a) &&
+		    svcx.endpoints[i].port == e.port) {
 			egd_addr_ntop(&e.a, abuf, sizeof(abuf));
 			if (e.port != 0)
 				conf_error(loc, "duplicate endpoint %s port "
@@ -2635,14 +2695,14 @@ endpoint_add(const YYLTYPE *loc, const YYLTYPE *addrloc, const char *addr,
 				    abuf);
 			return;
 		}
-	if (svc->nendpoints >= EGD_MAX_ENDPOINTS) {
+	if (svcx.nendpoints >= EGD_MAX_ENDPOINTS) {
 		conf_error(loc, "too many endpoints (at most %d)",
 		    EGD_MAX_ENDPOINTS);
 		return;
 	}
-	if (svc->nendpoints == 0)
+	if (svcx.nendpoints == 0)
 		svcx.ep_loc = *loc;
-	svc->endpoints[svc->nendpoints++] = e;
+	svcx.endpoints[svcx.nendpoints++] = e;
 }
 
 static void
@@ -2654,9 +2714,10 @@ route_open(const YYLTYPE *loc, const YYLTYPE *nameloc, const char *name)
 	TAILQ_INIT(&r->matches);
 	r->id = ++nroutes;
 	if (block_name(nameloc, "route", r->name, sizeof(r->name),
-	    name) == 0 && conf_route(conf, name) != NULL)
+	    name) == 0 && block_seen(BN_ROUTE, name, r->id) != r->id)
 		conf_error(nameloc, "duplicate route \"%s\"", r->name);
 	TAILQ_INSERT_TAIL(&conf->routes, r, entry);
+	conf_vec_add(&conf->routev, r);
 	rt = r;
 	blk_loc = *loc;
 	curhosts = NULL;
@@ -2682,8 +2743,9 @@ route_gateway(const YYLTYPE *loc, const char *name)
 	size_t	i;
 
 	printable(pname, sizeof(pname), name);
-	for (i = 0; i < nrefs; i++)
-		if (refs[i].kind == REF_GATEWAY && refs[i].r == rt &&
+	/* This route's references are the last ones. */
+	for (i = nrefs; i-- > 0 && refs[i].r == rt;)
+		if (refs[i].kind == REF_GATEWAY &&
 		    strcmp(refs[i].name, name) == 0) {
 			conf_error(loc, "route \"%s\": gateway \"%s\" given "
 			    "twice", rt->name, pname);
@@ -2713,6 +2775,8 @@ match_open(void)
 static void
 match_close(void)
 {
+	if (conf_match_add(conf, rm) == -1)
+		fatalx("%s: cannot index \"%s\"", __func__, rm->authority);
 	rm = NULL;
 }
 
@@ -3079,15 +3143,13 @@ static int
 registered(const char *host, uint16_t port)
 {
 	const struct service	*s;
-	const struct hostname	*h;
+	struct hostmap_iter	 it;
+	uint32_t		 id;
 	int			 i;
 
-	TAILQ_FOREACH(s, &conf->services, entry) {
-		TAILQ_FOREACH(h, &s->hosts, entry)
-			if (host_match(h->name, host))
-				break;
-		if (h == NULL)
-			continue;
+	hostmap_find(conf->svchosts.map, host, HM_EXACT | HM_PATTERNS, &it);
+	while (hostmap_next(&it, &id)) {
+		s = conf->svcv.v[id - 1];
 		if (port == 0)
 			return 1;
 		for (i = 0; i < s->nports; i++)
@@ -3111,13 +3173,18 @@ check_refs(void)
 	struct ref		*f;
 	char			 pname[LEX_TEXTMAX];
 	size_t			 i;
+	uint32_t		 key;
 	uint16_t		 port;
 
 	for (i = 0; i < nrefs; i++) {
 		f = &refs[i];
 		switch (f->kind) {
 		case REF_GATEWAY:
-			if ((g = conf_gateway(conf, f->name)) != NULL) {
+			if ((key = hostmap_get(blocknames[BN_GATEWAY],
+			    f->name, HMK_NAME)) != HOSTMAP_NONE &&
+			    (g = conf_gateway_id(conf,
+			    hostmap_owner(blocknames[BN_GATEWAY], key))) !=
+			    NULL) {
 				f->r->gateways[f->idx] = g->id;
 				break;
 			}
@@ -3183,29 +3250,27 @@ static void
 check_paths(void)
 {
 	const struct gateway	*g;
-	const struct route	*r;
+	const struct route	*r, *said;
 	const struct ref	*f;
 	size_t			 i;
 
+	/* A route's references are together, routes in file order. */
 	TAILQ_FOREACH(g, &conf->gateways, entry) {
 		if (g->esc_slashes != ESLASH_KEEP || g->esc_slashes_set)
 			continue;
-		TAILQ_FOREACH(r, &conf->routes, entry) {
-			if (!route_on(r, g->id))
+		for (said = NULL, i = 0; i < nrefs; i++) {
+			f = &refs[i];
+			r = f->r;
+			if (f->kind != REF_PATH || r == said || !route_on(r,
+			    g->id))
 				continue;
-			for (i = 0; i < nrefs; i++) {
-				f = &refs[i];
-				if (f->kind != REF_PATH || f->r != r)
-					continue;
-				conf_warn(&f->loc, "route \"%s\" matches "
-				    "paths on gateway \"%s\", which keeps "
-				    "escaped slashes (%%2F, %%5C): an origin "
-				    "that decodes them sees paths the route "
-				    "did not; choose with escaped slashes "
-				    "keep, reject or decode", r->name,
-				    g->name);
-				break;
-			}
+			conf_warn(&f->loc, "route \"%s\" matches paths on "
+			    "gateway \"%s\", which keeps escaped slashes "
+			    "(%%2F, %%5C): an origin that decodes them sees "
+			    "paths the route did not; choose with escaped "
+			    "slashes keep, reject or decode", r->name,
+			    g->name);
+			said = r;
 		}
 	}
 }
@@ -3319,6 +3384,8 @@ parse_config(const char *filename, int flags)
 	}
 	eofloc.file = file->name;
 	eofloc.line = 1;
+	for (i = 0; i < BN_NKINDS; i++)
+		blocknames[i] = hostmap_new();
 
 	if (yyparse() != 0 && errors == 0)
 		errors++;
@@ -3338,6 +3405,10 @@ parse_config(const char *filename, int flags)
 	nrefs = refsz = 0;
 	arena_free();
 	block_abandon();
+	for (i = 0; i < BN_NKINDS; i++) {
+		hostmap_free(blocknames[i]);
+		blocknames[i] = NULL;
+	}
 
 	c = conf;
 	conf = NULL;

@@ -21,7 +21,8 @@
 
 static void	print_string(FILE *, const char *);
 static void	print_addr(FILE *, const struct egd_addr *);
-static void	print_hosts(FILE *, const struct hostlist *);
+static void	print_hosts(FILE *, const struct hostset *, uint32_t,
+		    uint32_t);
 static void	print_from(FILE *, const struct egd_cidr *, int);
 static void	print_global(FILE *, const struct egressd_conf *);
 static void	print_limits(FILE *, const struct egd_limits *);
@@ -29,7 +30,8 @@ static void	print_audit(FILE *, const struct audit_conf *);
 static void	print_admin(FILE *, const struct egressd_conf *);
 static void	print_gateway(FILE *, const struct egressd_conf *,
 		    const struct gateway *);
-static void	print_service(FILE *, const struct service *);
+static void	print_service(FILE *, const struct egressd_conf *,
+		    const struct service *);
 static void	print_route(FILE *, const struct egressd_conf *,
 		    const struct route *);
 static void	print_match(FILE *, const struct route_match *);
@@ -74,16 +76,16 @@ print_addr(FILE *fp, const struct egd_addr *a)
 }
 
 static void
-print_hosts(FILE *fp, const struct hostlist *hosts)
+print_hosts(FILE *fp, const struct hostset *hs, uint32_t first, uint32_t n)
 {
-	const struct hostname	*h;
+	uint32_t	i;
 
-	if (TAILQ_EMPTY(hosts))
+	if (n == 0)
 		return;
 	fputs("\thosts {\n", fp);
-	TAILQ_FOREACH(h, hosts, entry) {
+	for (i = 0; i < n; i++) {
 		fputs("\t\t", fp);
-		print_string(fp, h->name);
+		print_string(fp, conf_host(hs, first, i));
 		fputc('\n', fp);
 	}
 	fputs("\t}\n", fp);
@@ -308,7 +310,7 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 		}
 		fputc('\n', fp);
 	}
-	print_hosts(fp, &g->hosts);
+	print_hosts(fp, &conf->gwhosts, g->hfirst, g->nhosts);
 	fprintf(fp, "\tmerge slashes %s\n", g->merge_slashes ? "on" : "off");
 	fprintf(fp, "\tescaped slashes %s\n",
 	    g->esc_slashes == ESLASH_REJECT ? "reject" :
@@ -317,7 +319,8 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 }
 
 static void
-print_service(FILE *fp, const struct service *s)
+print_service(FILE *fp, const struct egressd_conf *conf,
+    const struct service *s)
 {
 	const struct svc_port		*p;
 	const struct svc_endpoint	*e;
@@ -326,7 +329,7 @@ print_service(FILE *fp, const struct service *s)
 	fputs("\nservice ", fp);
 	print_string(fp, s->name);
 	fputs(" {\n", fp);
-	print_hosts(fp, &s->hosts);
+	print_hosts(fp, &conf->svchosts, s->hfirst, s->nhosts);
 	for (i = 0; i < s->nports; i++) {
 		p = &s->ports[i];
 		fprintf(fp, "\tport %u %s", p->port, svc_proto_name(p->proto));
@@ -451,7 +454,7 @@ print_config(FILE *fp, const struct egressd_conf *conf)
 	TAILQ_FOREACH(g, &conf->gateways, entry)
 		print_gateway(fp, conf, g);
 	TAILQ_FOREACH(s, &conf->services, entry)
-		print_service(fp, s);
+		print_service(fp, conf, s);
 	TAILQ_FOREACH(r, &conf->routes, entry)
 		print_route(fp, conf, r);
 	TAILQ_FOREACH(d, &conf->destinations, entry)

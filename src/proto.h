@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	9
+#define EGD_PROTO_VERSION	10
 
 enum egd_imsg {
 	IMSG_NONE = 0,
@@ -20,7 +20,6 @@ enum egd_imsg {
 	IMSG_INIT,		/* struct msg_init: identity, flags; once */
 	IMSG_CONF_BEGIN,	/* struct msg_conf_global: a new generation */
 	IMSG_CONF_GATEWAY,	/* struct msg_gateway */
-	IMSG_CONF_GWHOST,	/* struct msg_gwhost: a host of a gateway */
 	IMSG_CONF_LISTENER,	/* struct msg_listener + listening socket */
 	IMSG_CONF_END,		/* uint32_t generation: apply it */
 	IMSG_SHUTDOWN,		/* none: stop accepting, drain, exit */
@@ -31,8 +30,9 @@ enum egd_imsg {
 	IMSG_HELPER_CHAN,	/* none + socket to the helper */
 	IMSG_KEY_CHAN,		/* none + SOCK_SEQPACKET to the helper: keys */
 	IMSG_SHM,		/* uint64_t size + the shared limits table */
-	IMSG_CONF_SERVICE,	/* struct service, lists zeroed */
-	IMSG_CONF_SVCHOST,	/* struct msg_gwhost: a host of a service */
+	IMSG_CONF_SIZES,	/* struct msg_conf_sizes: after BEGIN, once */
+	IMSG_CONF_SERVICE,	/* struct msg_service + its lists */
+	IMSG_CONF_HOSTS,	/* struct msg_hosts + host names */
 	IMSG_CONF_ROUTE,	/* struct route, lists zeroed */
 	IMSG_CONF_MATCH,	/* struct route_match, list entry zeroed */
 	IMSG_CONF_OWNADDR,	/* struct msg_ownaddr: an address of this host */
@@ -185,15 +185,57 @@ struct msg_dns_answer {
 };
 
 struct msg_gateway {
-	uint32_t	 id;
+	uint32_t	 id;		/* 1, 2, ... in file order */
 	char		 name[EGD_NAME_MAX];
 	uint32_t	 merge_slashes;	/* 0 or 1 */
 	uint32_t	 esc_slashes;	/* enum esc_slashes */
+	uint32_t	 nhosts;	/* names in IMSG_CONF_HOSTS */
 };
 
-struct msg_gwhost {
-	uint32_t	 gateway;
-	char		 host[EGD_HOST_MAX];
+/*
+ * What a generation holds, sent to a worker after IMSG_CONF_BEGIN: its
+ * records and host names, so that the worker sizes its tables once, and
+ * checks at IMSG_CONF_END that it got every one.  names[] and bytes[]
+ * count distinct names (by kind: exact, pattern, literal) and their text
+ * with NULs, per host map: gateways' hosts, services' hosts, match
+ * authorities, destination hosts.
+ */
+#define EGD_HM_GATEWAY	0
+#define EGD_HM_SERVICE	1
+#define EGD_HM_AUTH	2
+#define EGD_HM_DEST	3
+#define EGD_HM_N	4
+struct msg_conf_sizes {
+	uint32_t	 gateways, services, routes, matches, dests;
+	uint32_t	 hosts[2];	/* names in IMSG_CONF_HOSTS, per table */
+	uint32_t	 names[EGD_HM_N][3];
+	uint32_t	 bytes[EGD_HM_N];
+};
+
+/*
+ * Host names of the gateways (table EGD_HM_GATEWAY) or the services
+ * (EGD_HM_SERVICE), in record order, each record's nhosts names in turn:
+ * the header, then count names, each a length byte (1 to 255) and that
+ * many bytes, no NUL.
+ */
+struct msg_hosts {
+	uint32_t	 table;
+	uint32_t	 count;
+};
+/* Bytes of one, at most: a worker takes its names in one step. */
+#define EGD_HOSTS_BATCH	8192
+
+/*
+ * A service's fixed part, followed by its lists: nports struct svc_port,
+ * nendpoints struct svc_endpoint, nfrom struct egd_cidr, then nidents
+ * identities of EGD_IDENT_MAX bytes each (egressd.h).
+ */
+struct msg_service {
+	uint32_t	 id;		/* 1, 2, ... in file order */
+	char		 name[EGD_NAME_MAX];
+	uint32_t	 nhosts;	/* names in IMSG_CONF_HOSTS */
+	uint8_t		 resolution, action, allow_private, sni_nocheck;
+	uint8_t		 nports, nendpoints, nfrom, nidents;
 };
 
 struct msg_listener {

@@ -91,10 +91,12 @@ static const struct ps_handler worker_parent_table[] = {
 	{ IMSG_CONF_BEGIN, sizeof(struct msg_conf_global),
 	    sizeof(struct msg_conf_global), PS_FD_NONE, 0, 0,
 	    worker_dispatch_conf_begin },
+	CONF_ROW(IMSG_CONF_SIZES, struct msg_conf_sizes),
 	CONF_ROW(IMSG_CONF_GATEWAY, struct msg_gateway),
-	CONF_ROW(IMSG_CONF_GWHOST, struct msg_gwhost),
-	CONF_ROW(IMSG_CONF_SERVICE, struct service),
-	CONF_ROW(IMSG_CONF_SVCHOST, struct msg_gwhost),
+	{ IMSG_CONF_SERVICE, sizeof(struct msg_service), EGD_SVCMSG_MAX,
+	    PS_FD_NONE, 0, 0, worker_dispatch_conf },
+	{ IMSG_CONF_HOSTS, sizeof(struct msg_hosts) + 2, EGD_HOSTS_BATCH,
+	    PS_FD_NONE, 0, 0, worker_dispatch_conf },
 	CONF_ROW(IMSG_CONF_ROUTE, struct route),
 	CONF_ROW(IMSG_CONF_MATCH, struct route_match),
 	CONF_ROW(IMSG_CONF_OWNADDR, struct msg_ownaddr),
@@ -425,12 +427,15 @@ worker_dispatch_conf_end(struct ps_chan *c, struct ps_msg *m)
 	struct wconf		*old = w.cur, *wc = w.pending;
 	struct wlistener	*l;
 	struct service		*s;
+	const char		*why;
 	uint32_t		 gen;
 
 	memcpy(&gen, m->data, sizeof(gen));
 	if (wc == NULL || wc->gen != gen)
 		fatalx("configuration end for generation %u out of order",
 		    gen);
+	if (conf_recv_end(wc->conf, &why) == -1)
+		fatalx("parent: %s", why);
 	TAILQ_FOREACH(l, &wc->listeners, entry) {
 		l->gw = policy_gateway(wc->conf, l->m.gateway);
 		gen_listener_id(wc->conf, l);

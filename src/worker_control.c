@@ -1228,8 +1228,9 @@ static void
 show_services(struct evbuffer *b, int json)
 {
 	const struct service	*sv;
-	const struct hostname	*h;
+	const struct hostset	*hs = &adm.conf->svchosts;
 	uint64_t		 dec[ST_NDEC];
+	uint32_t		 h;
 	int			 i, first = 1;
 
 	agg_collect();
@@ -1244,10 +1245,10 @@ show_services(struct evbuffer *b, int json)
 			    "\thosts", action_name(sv->action),
 			    resolution_name(sv->resolution),
 			    sv->allow_private ? ", private allowed" : "");
-			TAILQ_FOREACH(h, &sv->hosts, entry) {
+			for (h = 0; h < sv->nhosts; h++) {
 				evbuffer_add(b, " ", 1);
-				put_str(b, h->name, sizeof(h->name),
-				    ESC_TEXT);
+				put_str(b, conf_host(hs, sv->hfirst, h),
+				    EGD_HOST_MAX, ESC_TEXT);
 			}
 			evbuffer_add_printf(b, "\n\tports");
 			for (i = 0; i < sv->nports; i++)
@@ -1268,10 +1269,11 @@ show_services(struct evbuffer *b, int json)
 		    "\"%s\",\"allow_private\":%s,\"hosts\":[",
 		    action_name(sv->action), resolution_name(sv->resolution),
 		    sv->allow_private ? "true" : "false");
-		TAILQ_FOREACH(h, &sv->hosts, entry) {
-			if (h != TAILQ_FIRST(&sv->hosts))
+		for (h = 0; h < sv->nhosts; h++) {
+			if (h > 0)
 				evbuffer_add(b, ",", 1);
-			put_str(b, h->name, sizeof(h->name), ESC_JSON);
+			put_str(b, conf_host(hs, sv->hfirst, h), EGD_HOST_MAX,
+			    ESC_JSON);
 		}
 		evbuffer_add_printf(b, "],\"ports\":[");
 		for (i = 0; i < sv->nports; i++) {

@@ -391,14 +391,16 @@ orig_rule(const struct egressd_conf *conf, const char *host, uint16_t port,
     int *found)
 {
 	struct destination	*d;
+	struct hostmap_iter	 it;
+	uint32_t		 id;
 	int			 i, pass;
 
 	*found = 0;
 	for (pass = 0; pass < 2; pass++) {
-		TAILQ_FOREACH(d, &conf->destinations, entry) {
-			if (pass == 0 ? strcmp(d->host, host) != 0 :
-			    d->host[0] != '*' || !host_match(d->host, host))
-				continue;
+		hostmap_find(conf->dstmap, host, pass == 0 ? HM_EXACT :
+		    HM_PATTERNS, &it);
+		while (hostmap_next(&it, &id)) {
+			d = conf->dstv.v[id - 1];
 			for (i = 0; i < d->nports; i++)
 				if (d->ports[i].port == port) {
 					*found = 1;
