@@ -237,8 +237,7 @@ static YYLTYPE			 eofloc;	/* end of the main file */
 static struct symlist		 syms = TAILQ_HEAD_INITIALIZER(syms);
 
 /* Strings of this parse (tokens, file names), freed when it ends. */
-static char			**arena;
-static size_t			 narena, arenasz;
+static struct strblock		*arena;
 
 /* Checks left for the end of the file. */
 static struct ref		*refs;
@@ -1114,30 +1113,43 @@ printable(char *dst, size_t size, const char *src)
 
 /* ---- the arena: strings that live as long as the parse ------------- */
 
+#define STRBLOCK	65536
+struct strblock {
+	struct strblock	*next;
+	size_t		 used, size;
+	char		 data[];
+};
+
 static char *
 pstrdup(const char *s)
 {
-	char	**p;
-	size_t	  n;
+	struct strblock	*b = arena;
+	size_t		 len = strlen(s) + 1, size;
+	char		*p;
 
-	if (narena == arenasz) {
-		n = arenasz ? arenasz * 2 : 64;
-		if ((p = reallocarray(arena, n, sizeof(*arena))) == NULL)
-			fatal("reallocarray");
-		arena = p;
-		arenasz = n;
+	if (b == NULL || b->size - b->used < len) {
+		/* Tokens are in blocks: no allocation per word of the file. */
+		size = len > STRBLOCK ? len : STRBLOCK;
+		b = ps_xcalloc(1, sizeof(*b) + size);
+		b->size = size;
+		b->next = arena;
+		arena = b;
 	}
-	return arena[narena++] = ps_xstrdup(s);
+	p = b->data + b->used;
+	memcpy(p, s, len);
+	b->used += len;
+	return p;
 }
 
 static void
 arena_free(void)
 {
-	while (narena > 0)
-		free(arena[--narena]);
-	free(arena);
-	arena = NULL;
-	arenasz = 0;
+	struct strblock	*b;
+
+	while ((b = arena) != NULL) {
+		arena = b->next;
+		free(b);
+	}
 }
 
 /* ---- files ----------------------------------------------------------- */
