@@ -172,7 +172,8 @@ agree(const struct hostmap *hm, const struct ref *r, const char *host,
 		return 1;
 	if (verbose)
 		printf("# %s \"%s\": map [%s], reference [%s]\n",
-		    mode_name[mode], host, owners_text(a, na, ta, sizeof(ta)),
+		    mode_name[mode], tap_show(host, strlen(host)),
+		    owners_text(a, na, ta, sizeof(ta)),
 		    owners_text(b, nb, tb, sizeof(tb)));
 	return 0;
 }
