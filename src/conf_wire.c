@@ -41,7 +41,7 @@ struct conf_rx {
 	int			 sized;		/* IMSG_CONF_SIZES seen */
 	uint32_t		 due[2];	/* names the records announce */
 	uint32_t		 got[2];	/* names received */
-	uint32_t		 cur[2];	/* records whose names are done */
+	uint32_t		 cur[2];	/* records given all names */
 	uint32_t		 left[2];	/* names still due to cur */
 };
 

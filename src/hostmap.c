@@ -40,7 +40,7 @@ struct hm_key {
 	uint32_t	 off;		/* its text in the arena */
 	uint32_t	 hash;		/* of its text (a pattern's suffix) */
 	uint32_t	 owner;		/* the first owner */
-	uint32_t	 more;		/* the last other one, or HOSTMAP_NONE */
+	uint32_t	 more;		/* the last other, or HOSTMAP_NONE */
 	uint16_t	 len;		/* bytes of its text */
 	uint8_t		 kind;		/* HMK_* */
 };

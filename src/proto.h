@@ -207,7 +207,7 @@ struct msg_gateway {
 #define EGD_HM_N	4
 struct msg_conf_sizes {
 	uint32_t	 gateways, services, routes, matches, dests;
-	uint32_t	 hosts[2];	/* names in IMSG_CONF_HOSTS, per table */
+	uint32_t	 hosts[2];	/* IMSG_CONF_HOSTS names, per table */
 	uint32_t	 names[EGD_HM_N][3];
 	uint32_t	 bytes[EGD_HM_N];
 };
