@@ -24,7 +24,9 @@ struct event;
 /*
  * Every message is a fixed header, then len - PS_HDR_SIZE payload bytes.
  * All fields are in host order: both ends are the same binary on the same
- * host.
+ * host.  The header's layout never changes: the first message a child
+ * reads is how it learns whether its parent is of the same build, and a
+ * child of another build must still be able to read that much.
  */
 struct ps_hdr {
 	uint32_t	 type;
@@ -142,8 +144,10 @@ const struct ps_handler *ps_check(const struct ps_handler *, size_t,
 
 #define PS_PARENT_FD	3	/* a child's channel to its parent */
 
-pid_t	 ps_spawn(const char *, char *const [], int);
+pid_t	 ps_spawn(int, char *const [], int);
 int	 ps_self_path(char *, size_t);
+int	 ps_self_open(const char *);
+int	 ps_build_id(char *, size_t);
 void	 ps_describe_status(int, char *, size_t);
 
 /* ---- privilege drop (drop.c) ----------------------------------------- */

@@ -1,8 +1,9 @@
 /*
  * Start-up shared by the sandboxed roles (worker and helper), run in the
- * child before and during its privilege drop: reading the identity and the
- * configuration from the parent synchronously, the log sink to the parent,
- * and checks on strings that arrive in fixed-size message fields.
+ * child before and during its privilege drop: the build handshake,
+ * reading the identity and the configuration from the parent
+ * synchronously, the log sink to the parent, and checks on strings that
+ * arrive in fixed-size message fields.
  */
 #include "config.h"
 
@@ -10,8 +11,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "egressd.h"
@@ -58,9 +61,87 @@ child_log_chan(struct ps_chan *c)
 }
 
 /*
+ * Read from the parent, blocking, until one whole message is buffered.
+ * A closed channel means the parent is gone: leave quietly.
+ */
+static void
+child_read(struct ps_buf *b)
+{
+	ssize_t	r;
+
+	while ((r = ps_read(b)) == -1) {
+		if (errno != EINTR && errno != EAGAIN)
+			fatalx("parent channel: %s",
+			    b->err ? b->err : strerror(errno));
+	}
+	if (r == 0)
+		exit(0);
+}
+
+/*
+ * The first message on the channel, before any other is read: the
+ * parent's build identity, which must be this binary's.  Every later
+ * message is a raw structure whose layout only the same build knows.
+ * The parent executes children from the file it was itself started
+ * from, so a mismatch means that file was changed in place under it.  A
+ * child of another build tells the parent which build it is
+ * (IMSG_BUILD_REFUSED), waits a bounded time for the parent to close
+ * the channel, so that the parent has read and logged it first, and
+ * exits with EGD_EXIT_BUILD, having done nothing else.
+ */
+void
+child_hello(struct ps_buf *b)
+{
+	struct msg_build	 mine, theirs;
+	struct ps_msg		 m;
+	struct pollfd		 pfd;
+	char			 scratch[4096];
+	time_t			 end;
+	ssize_t			 r;
+	int			 rv;
+
+	memset(&mine, 0, sizeof(mine));
+	strlcpy(mine.id, egd_build(), sizeof(mine.id));
+	while ((rv = ps_get(b, &m)) == 0)
+		child_read(b);
+	if (rv == -1)
+		fatalx("parent channel: %s", b->err);
+	if (m.hdr.type != IMSG_BUILD || m.len != sizeof(theirs) ||
+	    m.fd != -1) {
+		ps_msg_close(&m);
+		fatalx("parent channel: the first message (type %u) is not "
+		    "the parent's build identity", m.hdr.type);
+	}
+	memcpy(&theirs, m.data, sizeof(theirs));
+	if (msg_str(theirs.id, sizeof(theirs.id)) == 0 &&
+	    strcmp(theirs.id, mine.id) == 0)
+		return;
+
+	if (msg_str(theirs.id, sizeof(theirs.id)) == -1)
+		theirs.id[sizeof(theirs.id) - 1] = '\0';
+	log_warnx("refusing to run: I am %s, my parent is %s", mine.id,
+	    theirs.id);
+	if (ps_compose(b, IMSG_BUILD_REFUSED, 0, -1, &mine,
+	    sizeof(mine)) == 0)
+		(void)ps_flush_blocking(b);
+	/* Whatever else the parent sent is read and thrown away unread. */
+	end = time(NULL) + EGD_BUILD_WAIT;
+	pfd.fd = b->fd;
+	pfd.events = POLLIN;
+	while (time(NULL) < end) {
+		if (poll(&pfd, 1, 1000) < 1)
+			continue;
+		if ((r = read(b->fd, scratch, sizeof(scratch))) == 0 ||
+		    (r == -1 && errno != EINTR && errno != EAGAIN))
+			break;
+	}
+	exit(EGD_EXIT_BUILD);
+}
+
+/*
  * Read messages from the parent, blocking, until *done is set by the
  * IMSG_CONF_END handler; the same table serves later in the event loop.
- * A closed channel means the parent is gone: leave quietly.
+ * What child_hello() read beyond the first message is dispatched first.
  */
 void
 child_recv_conf(struct ps_buf *b, const struct ps_handler *table, size_t n,
@@ -70,19 +151,10 @@ child_recv_conf(struct ps_buf *b, const struct ps_handler *table, size_t n,
 	struct ps_msg		 m;
 	const char		*why;
 	uint64_t		 seen = 0;
-	ssize_t			 r;
-	int			 rv = 0;
+	int			 rv;
 
 	child_logbuf = b;
 	while (!*done) {
-		if ((r = ps_read(b)) == -1) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			fatalx("parent channel: %s",
-			    b->err ? b->err : strerror(errno));
-		}
-		if (r == 0)
-			exit(0);
 		while (!*done && (rv = ps_get(b, &m)) == 1) {
 			if ((h = ps_check(table, n, 0, &seen, &m, &why)) ==
 			    NULL)
@@ -91,8 +163,11 @@ child_recv_conf(struct ps_buf *b, const struct ps_handler *table, size_t n,
 			h->cb(NULL, &m);
 			ps_msg_close(&m);
 		}
-		if (!*done && rv == -1)
+		if (*done)
+			break;
+		if (rv == -1)
 			fatalx("parent channel: %s", b->err);
+		child_read(b);
 	}
 }
 

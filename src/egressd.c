@@ -66,7 +66,7 @@ main(int argc, char *argv[])
 			opts.verbose++;
 			break;
 		case 'V':
-			printf("egressd %s\n", PACKAGE_VERSION);
+			printf("%s\n", egd_build());
 			exit(0);
 		default:
 			usage();

@@ -767,7 +767,17 @@ void			 pctl_send(struct ps_chan *);
 int			 pctl_reload_allowed(void);
 void			 pctl_close(void);
 
-/* child.c: start-up steps shared by the sandboxed roles */
+/* build.c: the build identity of this binary, all roles */
+const char		*egd_build(void);
+int			 egd_build_known(void);
+
+/*
+ * child.c: start-up steps shared by the sandboxed roles.  A child whose
+ * parent is of another build exits with EGD_EXIT_BUILD.
+ */
+#define EGD_EXIT_BUILD	3
+#define EGD_BUILD_WAIT	10	/* seconds a refusing child waits for EOF */
+void			 child_hello(struct ps_buf *);
 void			 child_log_sink(int, const char *);
 void			 child_log_chan(struct ps_chan *);
 void			 child_recv_conf(struct ps_buf *, const struct ps_handler *,

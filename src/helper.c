@@ -99,9 +99,10 @@ helper_main(struct egressd_opts *opts)
 	hres_preinit();	/* OpenSSL's files, for DNS over TLS */
 	hdns_set_publish(status_dns);
 
-	/* 1. Identity and configuration from the parent. */
+	/* 1. The parent's build (must be ours), identity, configuration. */
 	if (ps_buf_init(&h.startbuf, PS_PARENT_FD) == -1)
 		fatal("ps_buf_init");
+	child_hello(&h.startbuf);
 	child_recv_conf(&h.startbuf, helper_parent_table,
 	    NITEMS(helper_parent_table), &h.started);
 	if (!h.have_init)

@@ -6,7 +6,10 @@
  * channel, wires each worker to the helper, and then supervises: respawns
  * a child that dies (with backoff when it keeps dying), reloads on SIGHUP,
  * drains and stops on SIGTERM/SIGINT, and tells systemd READY, RELOADING
- * and STOPPING.
+ * and STOPPING.  Children are executed from the binary the parent was
+ * started from (a descriptor opened first thing), and each must be of
+ * the parent's build (the first message on its channel): a package
+ * upgrade never mixes two builds in one daemon.
  */
 #include "config.h"
 
@@ -44,6 +47,7 @@ struct child {
 	uint32_t		 gen;		/* generation it reported */
 	int			 ready;
 	int			 retiring;	/* not respawned */
+	int			 refused;	/* of another build */
 	struct event		*respawn_ev;
 };
 
@@ -51,7 +55,8 @@ static struct {
 	struct egressd_opts	*opts;
 	struct egressd_conf	*conf;
 	struct event_base	*base;
-	char			 self[PATH_MAX];
+	char			 self[PATH_MAX];	/* children's argv[0] */
+	int			 exefd;		/* what children run */
 	uid_t			 uid;
 	gid_t			 gid;
 	struct child		 helper;
@@ -78,6 +83,7 @@ static const int parent_caps[] = {
 };
 
 static void	 parent_dispatch_ready(struct ps_chan *, struct ps_msg *);
+static void	 parent_dispatch_refused(struct ps_chan *, struct ps_msg *);
 static void	 parent_dispatch_log(struct ps_chan *, struct ps_msg *);
 static void	 parent_dispatch_audit(struct ps_chan *, struct ps_msg *);
 static void	 parent_dispatch_ctl_reload(struct ps_chan *, struct ps_msg *);
@@ -104,6 +110,9 @@ static const struct ps_handler parent_table[] = {
 	    parent_dispatch_ctl_reload },
 	{ IMSG_VERBOSE_REQ, sizeof(int32_t), sizeof(int32_t), PS_FD_NONE, 0, 0,
 	    parent_dispatch_ctl_verbose },
+	{ IMSG_BUILD_REFUSED, sizeof(struct msg_build),
+	    sizeof(struct msg_build), PS_FD_NONE, 0, 1,
+	    parent_dispatch_refused },
 };
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -385,6 +394,7 @@ parent_worker_chan(int n)
 static void
 parent_spawn(struct child *c)
 {
+	struct msg_build mb;
 	struct msg_init	 mi;
 	char		 inst[16], label[32];
 	char		*argv[12];
@@ -404,18 +414,23 @@ parent_spawn(struct child *c)
 		argv[argc++] = (char *)(uintptr_t)"-v";
 	argv[argc] = NULL;
 
-	if ((c->pid = ps_spawn(p.self, argv, sp[1])) == -1)
+	if ((c->pid = ps_spawn(p.exefd, argv, sp[1])) == -1)
 		fatal("fork");
 	close(sp[1]);
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	c->ready = 0;
 	c->gen = 0;
+	c->refused = 0;
 	child_label(c, label, sizeof(label));
 	if ((c->chan = ps_chan_new(p.base, sp[0], label, parent_table,
 	    NITEMS(parent_table), parent_child_closed, c)) == NULL)
 		fatal("channel to %s", label);
 	log_debug("%s started, pid %d", label, (int)c->pid);
 
+	/* First, before anything the child could misread: our build. */
+	memset(&mb, 0, sizeof(mb));
+	strlcpy(mb.id, egd_build(), sizeof(mb.id));
+	ps_chan_compose(c->chan, IMSG_BUILD, 0, -1, &mb, sizeof(mb));
 	memset(&mi, 0, sizeof(mi));
 	mi.role = (uint32_t)c->role;
 	mi.instance = (uint32_t)c->instance;
@@ -459,9 +474,10 @@ parent_child_closed(struct ps_chan *ch, const char *why)
 
 	/*
 	 * Anything but a plain close means the child broke the protocol:
-	 * it is treated as compromised and killed.
+	 * it is treated as compromised and killed.  A child of another
+	 * build leaves by itself once its channel is closed.
 	 */
-	if (strcmp(why, "channel closed") != 0 && c->pid > 0) {
+	if (strcmp(why, "channel closed") != 0 && !c->refused && c->pid > 0) {
 		log_warnx("%s: %s: killing pid %d", ch->name, why,
 		    (int)c->pid);
 		kill(c->pid, SIGKILL);
@@ -574,6 +590,29 @@ parent_dispatch_ready(struct ps_chan *ch, struct ps_msg *m)
 	c->gen = gen;
 	c->ready = 1;
 	parent_check_ready();
+}
+
+/*
+ * A child refuses to run under this parent: it is of another build.  The
+ * parent executes children from the very file it was started from, so
+ * that file was changed in place since (a package upgrade renames a new
+ * file over it instead).  Closing the channel lets the child exit; it is
+ * respawned as any dead child is, and refuses again until a restart.
+ */
+static void
+parent_dispatch_refused(struct ps_chan *ch, struct ps_msg *m)
+{
+	struct child	*c = ch->arg;
+	struct msg_build mb;
+
+	memcpy(&mb, m->data, sizeof(mb));
+	if (msg_str(mb.id, sizeof(mb.id)) == -1)
+		mb.id[sizeof(mb.id) - 1] = '\0';
+	log_warnx("%s (pid %d) refused to run: it is %s, this parent is %s; "
+	    "the binary egressd was started from has changed, restart "
+	    "egressd", ch->name, (int)c->pid, mb.id, egd_build());
+	c->refused = 1;
+	ps_chan_fail(ch, "child of another build");
 }
 
 /* A child's log line: printable characters only, then syslog. */
@@ -859,6 +898,25 @@ parent_sigterm(int sig, short ev, void *arg)
 
 /* ---- main -------------------------------------------------------------- */
 
+/*
+ * The file children are executed from: the one this process was started
+ * from, open before anything else happens.  Test builds take another
+ * from EGRESSD_REGRESS_CHILD_EXE, to prove that a child of another build
+ * refuses to run.
+ */
+static int
+parent_open_self(void)
+{
+	const char	*path = NULL;
+
+#ifdef EGRESSD_REGRESS
+	if ((path = getenv("EGRESSD_REGRESS_CHILD_EXE")) != NULL &&
+	    *path == '\0')
+		path = NULL;
+#endif
+	return ps_self_open(path);
+}
+
 static void
 parent_check(struct egressd_opts *opts)
 {
@@ -890,6 +948,8 @@ parent_main(struct egressd_opts *opts)
 		fatalx("must be started as root");
 	if (ps_self_path(p.self, sizeof(p.self)) == -1)
 		fatal("cannot find my own binary");
+	if ((p.exefd = parent_open_self()) == -1)
+		fatal("cannot open my own binary");
 	if ((p.conf = parse_config(opts->conffile, 0)) == NULL)
 		fatalx("%s has errors", opts->conffile);
 	parent_conf_prepare(p.conf);
@@ -945,8 +1005,12 @@ parent_main(struct egressd_opts *opts)
 	parent_spawn(&p.helper);
 	for (i = 0; i < p.nworkers; i++)
 		parent_spawn(&p.workers[i]);
-	log_info("starting %d workers and the helper (pid %d)", p.nworkers,
-	    (int)getpid());
+	log_info("%s: starting %d workers and the helper (pid %d)",
+	    egd_build(), p.nworkers, (int)getpid());
+	if (!egd_build_known())
+		log_warnx("this binary has no build-id (linked with "
+		    "--build-id=none?): children of another build of the "
+		    "same version cannot be told apart");
 
 	event_base_dispatch(p.base);
 	fatalx("event loop ended");

@@ -67,6 +67,15 @@ enum egd_imsg {
 	IMSG_DNS_ANSWER,	/* struct msg_dns_answer: helper -> worker */
 
 	/*
+	 * The handshake that opens every child's channel.  Numbered apart
+	 * and never renumbered, struct msg_build never changed: a child of
+	 * another build must still read it to know that it is one.
+	 */
+	IMSG_BUILD = 900,	/* struct msg_build: parent -> child, first */
+	IMSG_BUILD_REFUSED,	/* struct msg_build, the child's own: child ->
+				   parent, another build, which exits */
+
+	/*
 	 * egressctl <-> worker, on the control socket.  Numbered apart and
 	 * never renumbered, so that any egressctl's HELLO is understood
 	 * and refused with a clear answer when its version differs.
@@ -94,6 +103,16 @@ enum egd_role {
 	ROLE_PARENT = 0,
 	ROLE_WORKER,
 	ROLE_HELPER,
+};
+
+/*
+ * A build identity: "egressd VERSION build-id HEX" (the linker's GNU
+ * build-id of the binary), NUL-terminated, the rest zeroed.  Two builds
+ * of different code never have the same one.
+ */
+#define EGD_BUILD_MAX	128
+struct msg_build {
+	char		 id[EGD_BUILD_MAX];
 };
 
 struct msg_init {

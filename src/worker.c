@@ -179,9 +179,10 @@ worker_main(struct egressd_opts *opts)
 
 	TAILQ_INIT(&w.gens);
 
-	/* 1. Identity and configuration from the parent. */
+	/* 1. The parent's build (must be ours), identity, configuration. */
 	if (ps_buf_init(&w.startbuf, PS_PARENT_FD) == -1)
 		fatal("ps_buf_init");
+	child_hello(&w.startbuf);
 	child_recv_conf(&w.startbuf, worker_parent_table,
 	    NITEMS(worker_parent_table), &w.started);
 	if (!w.have_init || !w.have_shm)
