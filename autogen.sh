@@ -12,13 +12,16 @@ if [ "${1:-}" = --deps ]; then
 	# tests: real peers and clients (curl, openssl, dnsmasq, nginx,
 	#        rsyslog), python3 for small helpers, systemd-container for
 	#        the unit tests in a throw-away container, mandoc for lint
+	# package: debhelper, lintian and debootstrap for the Debian package
+	#        and its test (regress/e2e/package.sh);
+	#        debian/control's build dependencies are the build's above
 	apt-get install -y -q --no-install-recommends \
 	    build-essential autoconf automake pkg-config bison \
 	    libevent-dev libssl-dev libseccomp-dev libcap-ng-dev node-llhttp \
 	    libyaml-dev \
 	    curl openssl ca-certificates python3 procps iproute2 \
 	    dnsmasq-base nginx-light rsyslog mandoc libivykis0 libnet1 libwrap0 \
-	    systemd-container
+	    systemd-container git debhelper lintian debootstrap
 	if ! getent passwd _egressd >/dev/null; then
 		useradd --system --no-create-home --home-dir /var/empty \
 		    --shell /usr/sbin/nologin _egressd
