@@ -5,6 +5,11 @@
 # basic.target.  Works where PID 1 is not systemd.  Sourced by a test;
 # POSIX sh.
 #
+# CT_ROOT (default /) boots another root directory instead, and
+# CT_VOLATILE (default yes) is nspawn's --volatile= for it: "overlay"
+# lays a tmpfs over the whole directory, so that a root file system kept
+# for the next run (regress/e2e/package.sh's) is never written to.
+#
 #   ct_start NAME LOG [systemd-nspawn options...]
 #	boots, with CT_BOOT_ARGS added to the kernel command line, for at
 #	most CT_BOOT_TIMEOUT seconds (default 180); the console goes to LOG.
@@ -60,7 +65,8 @@ ct_start() {
 	# The shell moves itself into the cgroups, then becomes nspawn.
 	sh -c 'for c in $0; do echo $$ > "$c/cgroup.procs" || exit 125; done
 	    exec "$@"' "$CT_CGROUPS" \
-	    systemd-nspawn -q -D / --volatile=yes -M "$CT_NAME" \
+	    systemd-nspawn -q -D "${CT_ROOT:-/}" \
+	    --volatile="${CT_VOLATILE:-yes}" -M "$CT_NAME" \
 	    --register=no --keep-unit --private-network \
 	    --system-call-filter=bpf -b --console=pipe "$@" \
 	    -- systemd.unit=basic.target \
