@@ -2,8 +2,8 @@
 """A small HTTP/1.1 origin for the end-to-end tests.  It listens on
 ADDR:PORT, answers by path, and appends one JSON line per request it
 received to LOG (method, target, headers, body length), so that tests can
-check from the origin's side what arrived, and that a denied request
-arrived nowhere.  It stops by itself after SECONDS.
+check from the origin's side what arrived (and from which address), and
+that a denied request arrived nowhere.  It stops by itself after SECONDS.
 
 Paths: /small (200, "hello\n"), /big?n=N (N bytes), /chunked (a chunked
 body), /close (HTTP/1.0-style body ended by close), /status/NNN, /echo
@@ -71,7 +71,8 @@ def handle(conn):
             q = parse_qs(u.query)
             log({"method": method, "target": target, "version": version,
                  "headers": headers, "head": head, "body_len": len(body),
-                 "body": body[:200].decode("latin-1")})
+                 "body": body[:200].decode("latin-1"),
+                 "peer": conn.getpeername()[0]})
             p = u.path
             if "gate" in q:
                 end = time.time() + 30
