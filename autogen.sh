@@ -11,7 +11,8 @@ if [ "${1:-}" = --deps ]; then
 	#        egressctl import istio)
 	# tests: real peers and clients (curl, openssl, dnsmasq, nginx,
 	#        rsyslog), python3 for small helpers, systemd-container for
-	#        the unit tests in a throw-away container, mandoc for lint
+	#        the unit tests in a throw-away container, mandoc for lint,
+	#        nftables for the shipped rulesets in transparent mode
 	# package: debhelper, lintian and debootstrap for the Debian package
 	#        and its test (regress/e2e/package.sh);
 	#        debian/control's build dependencies are the build's above
@@ -21,7 +22,7 @@ if [ "${1:-}" = --deps ]; then
 	    libyaml-dev \
 	    curl openssl ca-certificates python3 procps iproute2 \
 	    dnsmasq-base nginx-light rsyslog mandoc libivykis0 libnet1 libwrap0 \
-	    systemd-container git debhelper lintian debootstrap
+	    systemd-container nftables git debhelper lintian debootstrap
 	if ! getent passwd _egressd >/dev/null; then
 		useradd --system --no-create-home --home-dir /var/empty \
 		    --shell /usr/sbin/nologin _egressd

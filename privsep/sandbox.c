@@ -27,6 +27,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/netfilter_ipv4.h>		/* SO_ORIGINAL_DST */
+#include <linux/netfilter_ipv6/ip6_tables.h>	/* IP6T_SO_ORIGINAL_DST */
 #include <seccomp.h>
 #include <stddef.h>
 #include <string.h>
@@ -116,6 +118,14 @@ static const struct ps_rule ps_rules[] = {
 	ALLOWA(PS_SC_ACCEPT, getsockopt, "SO_PEERCRED of a control client",
 	    EQ(1, SOL_SOCKET),
 	    EQ(2, SO_PEERCRED)),
+	ALLOWA(PS_SC_ACCEPT, getsockopt, "transparent listener: where an "
+	    "IPv4 client's redirected connection went",
+	    EQ(1, SOL_IP),
+	    EQ(2, SO_ORIGINAL_DST)),
+	ALLOWA(PS_SC_ACCEPT, getsockopt, "transparent listener: the same "
+	    "for IPv6",
+	    EQ(1, SOL_IPV6),
+	    EQ(2, IP6T_SO_ORIGINAL_DST)),
 	ALLOWA(PS_SC_ACCEPT | PS_SC_TCP, setsockopt, "TCP_NODELAY",
 	    EQ(1, IPPROTO_TCP),
 	    EQ(2, TCP_NODELAY)),

@@ -60,6 +60,7 @@ static const char *const audit_reasons[AR_MAX] = {
 	[AR_IDENTITY_DENIED] = "identity_denied",
 	[AR_CLIENT_TLS_FAILED] = "client_tls_failed",
 	[AR_REVOKED] = "revoked",
+	[AR_NOT_REDIRECTED] = "not_redirected",
 };
 
 static const char *const audit_events[] = { "REQUEST", "TUNNEL", "DENY" };
@@ -302,6 +303,12 @@ audit_emit(const struct audit_rec *r)
 	ab_str(&o, "authority", r->authority);
 	if (r->port != 0)
 		ab_num(&o, "port", r->port);
+	if (r->original_dst != NULL) {
+		ab_str(&o, "original_dst", egd_addr_ntop(r->original_dst,
+		    addr, sizeof(addr)));
+		ab_num(&o, "original_dst_port", r->original_dst_port);
+		ab_str(&o, "original_dst_resolved", r->original_dst_resolved);
+	}
 	if (r->path != NULL && r->pathlen > 0)
 		ab_param(&o, "path", r->path, r->pathlen > AUDIT_PATHMAX ?
 		    AUDIT_PATHMAX : r->pathlen);

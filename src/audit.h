@@ -60,6 +60,7 @@ enum audit_reason {
 	AR_IDENTITY_DENIED,	/* client identity not in "from identity" */
 	AR_CLIENT_TLS_FAILED,	/* https listener: the handshake failed */
 	AR_REVOKED,		/* a tunnel a later generation refused */
+	AR_NOT_REDIRECTED,	/* transparent listener, direct connection */
 	AR_MAX
 };
 
@@ -80,6 +81,10 @@ struct audit_rec {
 	const char		*scheme;	/* http, https, connect */
 	const char		*authority;	/* host as asked, normalised */
 	uint16_t		 port;
+	/* transparent listeners: where the client's connection went */
+	const struct egd_addr	*original_dst;
+	uint16_t		 original_dst_port;
+	const char		*original_dst_resolved;	/* "yes", "no" */
 	const char		*path;		/* normalised */
 	size_t			 pathlen;
 	const char		*path_raw;	/* as received, if it differs */
@@ -103,7 +108,7 @@ struct audit_rec {
 };
 
 #define AUDIT_MAX	4096	/* bytes of one RFC 5424 record */
-#define AUDIT_MAXPARAMS	40	/* PARAMs of a record */
+#define AUDIT_MAXPARAMS	48	/* PARAMs of a record */
 #define AUDIT_OUT_MAX	12288	/* bytes of a record in any format */
 
 /*

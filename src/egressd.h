@@ -105,6 +105,7 @@ struct listener {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	int			 proto;		/* enum listen_proto */
+	int			 transparent;	/* redirected connections */
 	/* https: TLS termination (worker_origin.c); paths for messages */
 	char			 cert[EGD_PATH_MAX];	/* leaf, then chain */
 	char			 key[EGD_PATH_MAX];	/* to the helper only */

@@ -314,6 +314,7 @@ parent_send_conf(struct child *c)
 			ml.id = l->id;
 			ml.gateway = l->gateway;
 			ml.proto = (uint32_t)l->proto;
+			ml.transparent = (uint32_t)l->transparent;
 			ml.sslen = l->sslen;
 			memcpy(&ml.ss, &l->ss, sizeof(ml.ss));
 			ml.cert_id = l->cert_id;

@@ -333,6 +333,7 @@ static struct {
 %token	CERT CLIENT IDENTITY KEY OPTIONAL
 %token	DECODE ESCAPED KEEP MERGE REJECT SLASHES
 %token	GRACE REVOKE
+%token	TRANSPARENT
 %token	ERROR
 %token	<string>	STRING
 %token	<number>	NUMBER
@@ -664,6 +665,14 @@ lstopts		: /* empty */
 lstopt		: CERT STRING			{
 			tls_path(&@2, "cert", cl != NULL ? cl->cert : NULL,
 			    $2);
+		}
+		| TRANSPARENT			{
+			if (cl != NULL) {
+				if (cl->transparent)
+					conf_error(&@1, "transparent given "
+					    "twice");
+				cl->transparent = 1;
+			}
 		}
 		| KEY STRING			{
 			tls_path(&@2, "key", cl != NULL ? cl->key : NULL,
@@ -1339,6 +1348,7 @@ static const struct keyword {
 	{ "timeout",		TIMEOUT },
 	{ "tls",		TLS },
 	{ "to",			TO },
+	{ "transparent",	TRANSPARENT },
 	{ "ttl",		TTL },
 	{ "tunnels",		TUNNELS },
 	{ "udp",		UDP },
@@ -2098,6 +2108,18 @@ listen_close(void)
 
 	if (cl == NULL)
 		return;
+	/*
+	 * A transparent listener takes connections nftables redirected:
+	 * the client speaks to its origin, in HTTP or in TLS we do not
+	 * terminate.  An https listener would have to show a certificate
+	 * for any name, which we do not have.
+	 */
+	if (cl->transparent && cl->proto == PROTO_HTTPS) {
+		conf_error(&cl_loc, "only http and tls listeners can be "
+		    "transparent");
+		cl = NULL;
+		return;
+	}
 	if (cl->proto != PROTO_HTTPS) {
 		if (cl->cert[0] || cl->key[0] || cl->clientca[0] ||
 		    cl->client_optional || cl->minver != 12 || cl->ciphers[0])

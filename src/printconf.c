@@ -290,6 +290,8 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 			fprintf(fp, "\tlisten on %s", abuf);
 		fprintf(fp, " port %d %s", addr_port(&l->ss),
 		    proto_name(l->proto));
+		if (l->transparent)
+			fputs(" transparent", fp);
 		if (l->proto == PROTO_HTTPS) {
 			fputs(" cert ", fp);
 			print_string(fp, l->cert);

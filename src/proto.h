@@ -261,6 +261,7 @@ struct msg_listener {
 	uint32_t	 id;
 	uint32_t	 gateway;
 	uint32_t	 proto;
+	uint32_t	 transparent;	/* 1: SO_ORIGINAL_DST is the target */
 	uint32_t	 sslen;
 	struct sockaddr_storage ss;
 	/* https: bundles by index (IMSG_CONF_CA_CHUNK), -1: none */

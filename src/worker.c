@@ -379,6 +379,9 @@ worker_dispatch_listener(struct ps_chan *c, struct ps_msg *m)
 	memcpy(&l->m, m->data, sizeof(l->m));
 	if (l->m.sslen > sizeof(l->m.ss))
 		fatalx("bad listener address length");
+	if (l->m.transparent > 1 || (l->m.transparent &&
+	    l->m.proto == PROTO_HTTPS))
+		fatalx("bad transparent listener");
 	if (l->m.ciphers[sizeof(l->m.ciphers) - 1] != '\0' ||
 	    (l->m.proto == PROTO_HTTPS && (l->m.cert_id < 0 ||
 	    l->m.cert_id >= w.pending->conf->ncas || l->m.clientca_id >=

@@ -155,6 +155,18 @@ struct hconn {
 	const char		*revoked_by;	/* and its reason */
 	struct timeval		 revoke_at;	/* closed then */
 	struct event		*revoke_ev;
+	/* worker_transparent.c: a redirected connection */
+	int			 odst_ok;	/* odst read, and not ours */
+	struct egd_addr		 odst;		/* where the client went */
+	uint16_t		 odport;
+	int			 odst_match;	/* enum tp_match */
+};
+
+/* Was the original destination among the addresses resolved? */
+enum tp_match {
+	TP_MATCH_UNKNOWN = 0,	/* not resolved (yet), or not transparent */
+	TP_MATCH_YES,
+	TP_MATCH_NO,
 };
 
 struct upstream {
@@ -197,6 +209,10 @@ uint32_t	 worker_random(void);
 uint64_t	 worker_next_id(void);
 int		 worker_rate_limited(struct hconn *);
 int		 worker_tunnel_limited(struct hconn *);
+
+/* worker_transparent.c */
+void		 tp_accept(struct hconn *, int);
+void		 tp_resolved(struct hconn *);
 
 /* worker_http.c */
 void		 http_init(void);

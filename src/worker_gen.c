@@ -96,6 +96,7 @@ gen_listener(const struct wlistener *l, struct wconf *wc)
 
 	TAILQ_FOREACH(n, &wc->listeners, entry)
 		if (n->m.sslen == l->m.sslen && n->m.proto == l->m.proto &&
+		    n->m.transparent == l->m.transparent &&
 		    memcmp(&n->m.ss, &l->m.ss, l->m.sslen) == 0 &&
 		    memcmp(n->tlsid, l->tlsid, sizeof(n->tlsid)) == 0)
 			return n;
@@ -198,7 +199,8 @@ gen_allows(struct hconn *hc, struct wconf *wc)
 	q.connect = pass || hc->parser.method == HTTP_CONNECT;
 	q.host = hc->host;
 	q.port = hc->port;
-	q.literal = !pass && egd_addr_parse(hc->host, &a) == 0;
+	/* A tls listener's host is a literal only for a nameless hello. */
+	q.literal = egd_addr_parse(hc->host, &a) == 0;
 	q.method = pass ? "CONNECT" : hc->method;
 	q.path = hc->path;
 	q.pathlen = hc->pathlen;

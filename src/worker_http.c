@@ -55,6 +55,8 @@ static void	 http_request_end(struct hconn *);
 static void	 http_audit(struct hconn *, int, int);
 static void	 http_term_event(struct hconn *, short);
 static void	 http_paths_free(struct hconn *);
+static int	 http_target_transparent(struct hconn *, const char *,
+		    size_t, int *, struct egd_addr *);
 
 /* ---- heads ------------------------------------------------------------- */
 
@@ -465,6 +467,8 @@ http_accept(struct wlistener *wl, int fd, const struct sockaddr *sa,
 	hc->wc = wl->wc;
 	hc->wl = wl;
 	egd_addr_from_sa(sa, &hc->caddr, &hc->cport);
+	if (wl->m.transparent)
+		tp_accept(hc, fd);
 	if (wl->m.proto == PROTO_HTTPS) {
 		hc->term = ps_xcalloc(1, sizeof(*hc->term));
 		hc->bev = term_wrap(worker_base, wl, fd);
@@ -891,6 +895,55 @@ http_rewrite(struct hconn *hc, const struct route_match *m)
 }
 
 /*
+ * The target of a request on a transparent listener, whose client spoke
+ * to its origin: origin-form only, the authority is the Host header,
+ * the port the original destination's.  A Host naming another port is
+ * refused, as are CONNECT and absolute-form (what a client sends to a
+ * proxy it chose: this is no such proxy).
+ */
+static int
+http_target_transparent(struct hconn *hc, const char *host, size_t hlen,
+    int *literal, struct egd_addr *lit)
+{
+	char		*url = hc->req.buf + hc->req.urloff;
+	size_t		 ulen = hc->req.urllen;
+	const char	*err;
+
+	hc->scheme = "http";
+	if (!hc->odst_ok) {
+		hc->keepalive = 0;
+		http_deny(hc, 421, AR_NOT_REDIRECTED,
+		    "this port takes redirected connections only");
+		return -1;
+	}
+	if (hc->parser.method == HTTP_CONNECT) {
+		http_deny(hc, 400, AR_BAD_REQUEST,
+		    "CONNECT on a transparent listener");
+		return -1;
+	}
+	if (ulen == 0 || url[0] != '/') {
+		http_deny(hc, 400, AR_BAD_REQUEST,
+		    "request-target must be /path on a transparent listener");
+		return -1;
+	}
+	if (host == NULL) {
+		http_deny(hc, 400, AR_BAD_REQUEST, "no Host header");
+		return -1;
+	}
+	if (authority_parse(host, hlen, hc->odport, hc->host,
+	    sizeof(hc->host), &hc->port, lit, literal, &err) == -1) {
+		http_deny(hc, 400, AR_BAD_REQUEST, err);
+		return -1;
+	}
+	if (hc->port != hc->odport) {
+		http_deny(hc, 400, AR_HOST_MISMATCH,
+		    "Host names another port than the connection's");
+		return -1;
+	}
+	return http_path(hc, url, ulen);
+}
+
+/*
  * The request target, normalised: its authority into hc->host/port and
  * its path.  Returns 0, or -1 after answering the client.
  */
@@ -911,6 +964,8 @@ http_target(struct hconn *hc, int *literal, struct egd_addr *lit)
 	}
 	host = hhead_get(&hc->req, "host", &hlen);
 
+	if (hc->wl->m.transparent)
+		return http_target_transparent(hc, host, hlen, literal, lit);
 	if (hc->parser.method == HTTP_CONNECT) {
 		hc->scheme = "connect";
 		if (authority_parse(url, ulen, 0, hc->host, sizeof(hc->host),
@@ -1007,6 +1062,7 @@ http_decide(struct hconn *hc)
 	strlcpy(hc->method, llhttp_method_name(hc->parser.method),
 	    sizeof(hc->method));
 	hc->report = AR_NONE;
+	hc->odst_match = TP_MATCH_UNKNOWN;
 
 	if (hc->parser.http_major != 1) {
 		http_deny(hc, 505, AR_BAD_REQUEST, "HTTP/1.x only");
@@ -1230,6 +1286,7 @@ http_resolved(struct hconn *hc)
 
 	for (i = 0; i < hc->naddrs; i++)
 		addr_unmap(&hc->addrs[i]);
+	tp_resolved(hc);	/* recorded; the dial stays on hc->addrs */
 	if (hc->naddrs == 0) {
 		http_deny(hc, 503, AR_DNS_FAILED, "no address");
 		return;
@@ -1392,6 +1449,12 @@ http_audit(struct hconn *hc, int reason, int denied)
 	r.scheme = hc->scheme;
 	r.authority = hc->host[0] ? hc->host : NULL;
 	r.port = hc->port;
+	if (hc->odst_ok) {
+		r.original_dst = &hc->odst;
+		r.original_dst_port = hc->odport;
+		r.original_dst_resolved = hc->odst_match == TP_MATCH_YES ?
+		    "yes" : hc->odst_match == TP_MATCH_NO ? "no" : NULL;
+	}
 	r.path = hc->path;
 	r.pathlen = hc->pathlen;
 	r.path_raw = hc->path_raw;

@@ -255,7 +255,7 @@ tls_feed(struct hconn *hc)
 	const struct egressd_conf	*conf = hc->wc->conf;
 	struct policy_req		 q;
 	struct egd_addr			 la;
-	int				 r, reason;
+	int				 r, reason, literal = 0;
 
 	if (hc->state != HS_HEAD)
 		return;
@@ -268,6 +268,22 @@ tls_feed(struct hconn *hc)
 	    &hc->port);
 	hc->report = AR_NONE;
 	hc->nopool = 1;		/* a connection of its own */
+	if (hc->wl->m.transparent) {
+		if (!hc->odst_ok) {
+			http_drop(hc, AR_NOT_REDIRECTED);
+			return;
+		}
+		hc->port = hc->odport;	/* the port the client dialed */
+		/*
+		 * No server name: only a service that registers the
+		 * original destination's address literal lets it out.
+		 */
+		if (r == -1 && reason == AR_NO_SNI) {
+			egd_addr_ntop(&hc->odst, hc->host, sizeof(hc->host));
+			literal = 1;
+			r = 0;
+		}
+	}
 	if (r == -1) {
 		http_drop(hc, reason);
 		return;
@@ -282,9 +298,13 @@ tls_feed(struct hconn *hc)
 	q.connect = 1;
 	q.host = hc->host;
 	q.port = hc->port;
+	q.literal = literal;
 	q.method = "CONNECT";
 	if (policy_decide(conf, &q, &hc->dec, worker_random()) == -1) {
-		http_drop(hc, hc->dec.reason);
+		/* An unregistered literal: it was a hello without a name. */
+		http_drop(hc, literal && (hc->dec.reason == AR_IP_LITERAL ||
+		    hc->dec.reason == AR_NO_SERVICE) ? AR_NO_SNI :
+		    hc->dec.reason);
 		return;
 	}
 	hc->report = hc->dec.report;
@@ -427,6 +447,21 @@ tls_watch_refuse(struct hconn *hc, int reason, size_t all)
 	return -1;
 }
 
+/*
+ * The server name every hello of the connection must carry: its host,
+ * or none for a transparent connection let out without one (its host
+ * is then the original destination's literal, which no hello names).
+ */
+static const char *
+tls_watch_name(const struct hconn *hc)
+{
+	struct egd_addr	a;
+
+	if (hc->wl->m.transparent && egd_addr_parse(hc->host, &a) == 0)
+		return "";
+	return hc->host;
+}
+
 /* The client's side: how many bytes at the front of in may go. */
 static ssize_t
 tls_watch_client(struct hconn *hc, struct evbuffer *in)
@@ -434,6 +469,7 @@ tls_watch_client(struct hconn *hc, struct evbuffer *in)
 	struct tls_watch	*tw = hc->tw;
 	struct evbuffer_ptr	 pos;
 	char			 name[EGD_HOST_MAX];
+	const char		*want = tls_watch_name(hc);
 	size_t			 have = evbuffer_get_length(in), ok = 0, m;
 	size_t			 rlen, need;
 	int			 reason;
@@ -478,10 +514,11 @@ tls_watch_client(struct hconn *hc, struct evbuffer *in)
 		    rlen) != (ev_ssize_t)(TLS_REC_HEAD + rlen))
 			return tls_watch_refuse(hc, AR_BAD_CLIENT_HELLO, have);
 		if (tls_client_hello(tls_rec, TLS_REC_HEAD + rlen, name,
-		    sizeof(name), &need, &reason) != 0)
+		    sizeof(name), &need, &reason) != 0 &&
+		    (reason != AR_NO_SNI || *want != '\0'))
 			return tls_watch_refuse(hc, reason == AR_NONE ?
 			    AR_BAD_CLIENT_HELLO : reason, have);
-		if (strcmp(name, hc->host) != 0) {
+		if (strcmp(name, want) != 0) {
 			log_debug("tunnel to %s: a ClientHello for %s",
 			    hc->host, name);
 			return tls_watch_refuse(hc, AR_SNI_MISMATCH, have);

@@ -6,6 +6,7 @@
 #
 #   hrr.py ADDR PORT [-c HOST:PORT] MODE NAME1 [NAME2]
 #
+#   An empty NAME is a hello without the server_name extension.
 #   -c HOST:PORT  first a CONNECT to HOST:PORT through ADDR:PORT (a proxy)
 #   MODE retry    hello NAME1, wait for the retry request, hello NAME2
 #        pipeline hello NAME1 and hello NAME2 at once, without waiting
@@ -35,7 +36,7 @@ P256_G = bytes.fromhex(
 def hello(name, group):
     n = name.encode()
     entry = b"\x00" + struct.pack("!H", len(n)) + n
-    exts = ext(0, struct.pack("!H", len(entry)) + entry)        # server_name
+    exts = ext(0, struct.pack("!H", len(entry)) + entry) if n else b""  # server_name ("": none)
     exts += ext(43, b"\x02\x03\x04")                             # supported_versions: 1.3
     exts += ext(10, b"\x00\x04\x00\x17\x00\x1d")                 # groups: P-256, X25519
     exts += ext(13, b"\x00\x08\x04\x03\x08\x04\x04\x01\x08\x07") # signature algorithms
