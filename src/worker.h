@@ -97,6 +97,7 @@ struct hconn {
 	llhttp_t		 parser;
 	struct hhead		 req;
 	int			 paused;	/* parser stopped by us */
+	int			 begun;		/* a request head has begun */
 	int			 upgrade;	/* CONNECT or Upgrade */
 	int			 keepalive;	/* client allows another */
 	int			 minor;		/* client's HTTP/1.x */
@@ -233,6 +234,7 @@ void		 http_resolved(struct hconn *);
 void		 http_route(struct hconn *);
 void		 http_drop(struct hconn *, int);
 void		 http_foreach(void (*)(struct hconn *, void *), void *);
+int		 http_switch_valid(const struct hconn *, const struct hhead *);
 int		 hhead_alloc(struct hhead *, uint32_t, int);
 int		 hhead_add(struct hhead *, int, const char *, size_t);
 int		 hhead_folded(const struct hhead *, const char *);

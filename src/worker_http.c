@@ -321,6 +321,7 @@ req_on_begin(llhttp_t *p)
 	struct hconn	*hc = p->data;
 
 	hhead_reset(&hc->req);
+	hc->begun = 1;
 	/* From its first byte, a head has request timeout to be whole. */
 	http_arm_timer(hc, hc->wc->conf->request_timeout);
 	return 0;
@@ -550,9 +551,13 @@ http_close(struct hconn *hc, int how)
 
 /*
  * The request timer: armed at accept and at the first byte of each
- * request.  A head still incomplete gets 408; a new connection that said
- * nothing is closed.  Idle keep-alive connections end by the read
- * timeout (idle timeout) instead.
+ * request.  A head begun and still incomplete gets 408 and a record; a
+ * new connection that said nothing is closed.  Idle keep-alive
+ * connections end by the read timeout (idle timeout), also here: closed
+ * without a word or a record, since nothing was asked (and a stray 408
+ * would race the client's next request).  Whether a head has begun is
+ * our own flag: llhttp's "finish" state still says "unsafe" after a
+ * message whose completion paused it.
  */
 static void
 http_timer_cb(int fd, short ev, void *arg)
@@ -579,7 +584,7 @@ http_timer_cb(int fd, short ev, void *arg)
 			http_close(hc, 0);
 		return;
 	}
-	if (hc->req.len > 0 || hc->parser.finish != HTTP_FINISH_SAFE)
+	if (hc->begun)
 		http_deny(hc, 408, AR_REQUEST_TIMEOUT, "request timeout");
 	else
 		http_close(hc, 0);
@@ -1511,6 +1516,7 @@ http_request_end(struct hconn *hc)
 	}
 	/* Ready for the next one, which may already be buffered. */
 	hc->state = HS_HEAD;
+	hc->begun = 0;
 	hc->id = 0;
 	hc->audited = 0;
 	hc->req_done = hc->resp_done = hc->resp_started = 0;
@@ -1626,6 +1632,33 @@ http_upstream_refused(struct hconn *hc, int status, int how,
 static void	 http_response_head_write(struct hconn *, struct upstream *,
 		    struct evbuffer *, struct hhead *, int);
 
+/*
+ * Whether an origin's 101 may turn the client connection into a tunnel to
+ * it: only as the answer to an HTTP/1.1 GET that asked for websocket on a
+ * route that allows it, naming websocket and nothing else.  Any other 101
+ * would hand this origin, unchecked, whatever the client sends next.
+ */
+int
+http_switch_valid(const struct hconn *hc, const struct hhead *resp)
+{
+	const char	*v;
+	size_t		 len;
+
+	if (!hc->upgrade || hc->parser.method != HTTP_GET || hc->minor < 1 ||
+	    !hc->dec.websocket)
+		return 0;
+	if (hhead_count(resp, "upgrade") != 1 ||
+	    (v = hhead_get(resp, "upgrade", &len)) == NULL)
+		return 0;
+	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+		len--;
+	while (len > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		len--;
+	}
+	return len == 9 && strncasecmp(v, "websocket", 9) == 0;
+}
+
 /* The response head is parsed: write ours to the client. */
 void
 http_response_head(struct hconn *hc)
@@ -1647,9 +1680,19 @@ http_response_head_write(struct hconn *hc, struct upstream *up,
 	if (hc->ttfb_ms < 0)
 		hc->ttfb_ms = ms_since(&hc->t_first);
 	if (up->status >= 100 && up->status < 200 && up->status != 101) {
-		/* Interim: pass 100 Continue and friends along. */
-		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n\r\n",
+		/*
+		 * Interim: 100 Continue and 103 Early Hints (with its
+		 * fields) go to HTTP/1.1 clients; other 1xx codes mean
+		 * nothing to a client of ours, and an HTTP/1.0 client gets
+		 * none at all (RFC 9110 15.2).
+		 */
+		if ((up->status != 100 && up->status != 103) || hc->minor < 1)
+			return;
+		evbuffer_add_printf(out, "HTTP/1.1 %d %.*s\r\n",
 		    up->status, (int)h->urllen, h->buf + h->urloff);
+		if (up->status == 103)
+			hhead_copy_fields(h, out);
+		evbuffer_add(out, "\r\n", 2);
 		return;
 	}
 	hc->status = up->status;

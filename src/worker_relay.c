@@ -93,6 +93,11 @@ resp_on_headers(llhttp_t *p)
 	struct hconn	*hc = up->hc;
 
 	up->status = p->status_code;
+	if (up->status == 101 && !http_switch_valid(hc, &up->resp)) {
+		/* Never a tunnel nobody asked for: a bad response. */
+		log_debug("upstream response: 101 not asked for");
+		return HPE_USER;
+	}
 	up->nobody = hc->head_method || up->status == 204 ||
 	    up->status == 304 || (up->status >= 100 && up->status < 200);
 	up->upgrade = up->status == 101 && hc->upgrade;

@@ -260,6 +260,15 @@ hs=""; for i in $(seq 1 25); do hs="$hs -H X-H$i:$i"; done
 ok $([ "$(req $X $hs "http://origin.test:$OP/small")" = 431 ]; echo $?) "more than max headers: 431"
 out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 5 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n")
 ok $(echo "$out" | grep -q '^HTTP/1.1 408'; echo $?) "a request head not finished in time: 408"
+n408=$(audit_get count reason=request_timeout)
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 6 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n\r\n")
+ok $(echo "$out" | grep -q '^hello' && [ "$(echo "$out" | grep -c '^HTTP/1.1 ')" = 1 ]; echo $?) \
+    "an idle keep-alive connection reaching idle timeout is closed with no answer ($(echo "$out" | grep '^HTTP/1.1 ' | tr '\r\n' '  '))"
+ok $([ "$(audit_get count reason=request_timeout)" = "$n408" ]; echo $?) "and nothing is recorded for it"
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 6 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n\r\nGET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n")
+ok $(echo "$out" | tr -d '\r' | tr '\n' ' ' | grep -q 'HTTP/1.1 200 .*hello HTTP/1.1 408' &&
+    [ "$(audit_get count reason=request_timeout)" = $((n408 + 1)) ]; echo $?) \
+    "a second head begun and not finished on a kept connection: 408, recorded"
 
 # --- framing attacks: refused, and no second request reaches the origin ---
 smuggle() {	# smuggle NAME RAW
