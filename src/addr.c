@@ -515,6 +515,67 @@ egd_addr_private(const struct egd_addr *a)
 	return v6_table[best].why;
 }
 
+/* The reason an IPv4 network p/len lies wholly in a range, or NULL. */
+static const char *
+v4_net_private(const uint8_t *p, int len, int embed)
+{
+	size_t	i;
+	int	best = -1, bestlen = -1;
+
+	for (i = 0; i < nitems(v4_table); i++)
+		if (v4_table[i].len <= len && v4_table[i].len > bestlen &&
+		    prefix_eq(p, v4_table[i].net, v4_table[i].len)) {
+			best = (int)i;
+			bestlen = v4_table[i].len;
+		}
+	if (best == -1)
+		return NULL;
+	return v4_reasons[embed][v4_table[best].why];
+}
+
+/*
+ * The name of the range (v4_table, v6_table) that holds all of network
+ * c, or NULL when some of c is public: what "allow private { ... }" may
+ * name.  A network inside an embedding form is judged by the IPv4
+ * network it embeds; Teredo networks, which embed two, are not taken.
+ */
+const char *
+egd_cidr_private(const struct egd_cidr *c)
+{
+	struct egd_addr	 u;
+	size_t		 i;
+	int		 best = -1, bestlen = -1, len = c->prefixlen;
+
+	if (addr_unmap(&c->a, &u) && len >= 96)
+		return v4_net_private(u.addr, len - 96, E_MAPPED);
+	if (c->a.af == AF_INET)
+		return len <= 32 ? v4_net_private(c->a.addr, len, E_NONE) :
+		    NULL;
+	if (c->a.af != AF_INET6 || len > 128)
+		return NULL;
+	for (i = 0; i < nitems(v6_table); i++)
+		if (v6_table[i].len <= len && v6_table[i].len > bestlen &&
+		    prefix_eq(c->a.addr, v6_table[i].net, v6_table[i].len)) {
+			best = (int)i;
+			bestlen = v6_table[i].len;
+		}
+	if (best == -1)
+		return NULL;
+	switch (v6_table[best].embed) {
+	case E_NONE:
+		return v6_table[best].why;
+	case E_MAPPED:
+	case E_COMPAT:
+	case E_NAT64:
+		return v4_net_private(c->a.addr + 12, len - 96,
+		    v6_table[best].embed);
+	case E_6TO4:
+		return v4_net_private(c->a.addr + 2, len - 16 > 32 ? 32 :
+		    len - 16, E_6TO4);
+	}
+	return NULL;
+}
+
 /*
  * A lowercase DNS name without a trailing dot, as configurations and
  * (lowercased) requests carry it; with allow_wildcard also "*." and a

@@ -61,6 +61,7 @@ static const char *const audit_reasons[AR_MAX] = {
 	[AR_CLIENT_TLS_FAILED] = "client_tls_failed",
 	[AR_REVOKED] = "revoked",
 	[AR_NOT_REDIRECTED] = "not_redirected",
+	[AR_LOOP] = "loop",
 };
 
 static const char *const audit_events[] = { "REQUEST", "TUNNEL", "DENY" };

@@ -61,6 +61,7 @@ enum audit_reason {
 	AR_CLIENT_TLS_FAILED,	/* https listener: the handshake failed */
 	AR_REVOKED,		/* a tunnel a later generation refused */
 	AR_NOT_REDIRECTED,	/* transparent listener, direct connection */
+	AR_LOOP,		/* to ourselves: a listener, or our Via */
 	AR_MAX
 };
 

@@ -35,6 +35,9 @@
 #define RX_MAXNAMES	(1U << 24)
 #define RX_MAXTEXT	(1U << 30)
 
+static void	 send_listenaddr(struct ps_chan *,
+		    const struct sockaddr_storage *);
+
 /* The receiver's progress through a generation. */
 struct conf_rx {
 	struct msg_conf_sizes	 sz;
@@ -150,7 +153,7 @@ static void
 send_service(struct ps_chan *c, const struct service *s)
 {
 	struct msg_service	ms;
-	struct iovec		iov[5];
+	struct iovec		iov[6];
 	int			n = 0;
 
 	memset(&ms, 0, sizeof(ms));
@@ -164,6 +167,7 @@ send_service(struct ps_chan *c, const struct service *s)
 	ms.nports = (uint8_t)s->nports;
 	ms.nendpoints = (uint8_t)s->nendpoints;
 	ms.nfrom = (uint8_t)s->nfrom;
+	ms.nprivate = (uint8_t)s->nprivate_nets;
 	ms.nidents = (uint8_t)s->nidents;
 	iov[n].iov_base = &ms;
 	iov[n++].iov_len = sizeof(ms);
@@ -173,6 +177,9 @@ send_service(struct ps_chan *c, const struct service *s)
 	iov[n++].iov_len = (size_t)s->nendpoints * sizeof(s->endpoints[0]);
 	iov[n].iov_base = s->from;
 	iov[n++].iov_len = (size_t)s->nfrom * sizeof(s->from[0]);
+	iov[n].iov_base = s->private_nets;
+	iov[n++].iov_len = (size_t)s->nprivate_nets *
+	    sizeof(s->private_nets[0]);
 	iov[n].iov_base = s->idents;
 	iov[n++].iov_len = (size_t)s->nidents * sizeof(s->idents[0]);
 	ps_chan_composev(c, IMSG_CONF_SERVICE, 0, -1, iov, n);
@@ -237,6 +244,7 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 	const struct service	*s;
 	const struct route	*r;
 	const struct route_match *m;
+	const struct listener	*l;
 	struct route		*rc;
 	struct route_match	*mc;
 	int			 i;
@@ -312,6 +320,48 @@ conf_send(struct ps_chan *c, const struct egressd_conf *conf, int role)
 		memcpy(mo.addr, conf->ownaddrs[i].addr, sizeof(mo.addr));
 		ps_chan_compose(c, IMSG_CONF_OWNADDR, 0, -1, &mo, sizeof(mo));
 	}
+	TAILQ_FOREACH(l, &conf->listeners, entry)
+		send_listenaddr(c, &l->ss);
+	if (conf->metrics_ss.ss_family != 0)
+		send_listenaddr(c, &conf->metrics_ss);
+}
+
+/* Where the daemon listens, for the loop guard (guard.c). */
+static void
+send_listenaddr(struct ps_chan *c, const struct sockaddr_storage *ss)
+{
+	struct msg_listenaddr	 ml;
+	struct egd_addr		 a;
+	uint16_t		 port;
+
+	memset(&a, 0, sizeof(a));
+	egd_addr_from_sa((const struct sockaddr *)ss, &a, &port);
+	if (a.af != AF_INET && a.af != AF_INET6)
+		return;
+	memset(&ml, 0, sizeof(ml));
+	ml.af = a.af;
+	memcpy(ml.addr, a.addr, sizeof(ml.addr));
+	ml.port = port;
+	ps_chan_compose(c, IMSG_CONF_LISTENADDR, 0, -1, &ml, sizeof(ml));
+}
+
+void
+conf_add_listen(struct egressd_conf *conf, const struct egd_addr *a,
+    uint16_t port)
+{
+	struct egd_sockname	*n;
+	int			 max;
+
+	if (conf->nlistens == conf->maxlistens) {
+		max = conf->maxlistens ? conf->maxlistens * 2 : 16;
+		if ((n = reallocarray(conf->listens, (size_t)max,
+		    sizeof(*n))) == NULL)
+			fatal("listen addresses");
+		conf->listens = n;
+		conf->maxlistens = max;
+	}
+	conf->listens[conf->nlistens].a = *a;
+	conf->listens[conf->nlistens++].port = port;
 }
 
 /* Every address counts: the list grows as needed, never truncated. */
@@ -510,17 +560,21 @@ recv_service(struct egressd_conf *conf, const struct ps_msg *m)
 	memcpy(&ms, m->data, sizeof(ms));
 	if (!STR_OK(ms.name) || ms.nports > EGD_MAX_PORTS ||
 	    ms.nendpoints > EGD_MAX_ENDPOINTS || ms.nfrom > EGD_MAX_CIDRS ||
+	    ms.nprivate > EGD_MAX_CIDRS ||
 	    ms.nidents > EGD_MAX_IDENTS || m->len != sizeof(ms) +
 	    ms.nports * sizeof(struct svc_port) +
 	    ms.nendpoints * sizeof(struct svc_endpoint) +
-	    ms.nfrom * sizeof(struct egd_cidr) +
+	    (ms.nfrom + ms.nprivate) * sizeof(struct egd_cidr) +
 	    (size_t)ms.nidents * EGD_IDENT_MAX ||
 	    ms.id != conf->svcv.n + 1 || conf->svcv.n >= rx->sz.services ||
 	    ms.nhosts > rx->sz.hosts[EGD_HM_SERVICE] -
 	    rx->due[EGD_HM_SERVICE] ||
 	    (ms.resolution != RES_DNS && ms.resolution != RES_STATIC) ||
 	    (ms.action != ACT_ENFORCE && ms.action != ACT_REPORT) ||
-	    ms.allow_private > 1 || ms.sni_nocheck > 1)
+	    (ms.allow_private != PRIV_NONE && ms.allow_private != PRIV_ALL &&
+	    ms.allow_private != PRIV_NETS) ||
+	    (ms.allow_private == PRIV_NETS) != (ms.nprivate > 0) ||
+	    ms.sni_nocheck > 1)
 		return -1;
 	/* From the arena: a refused one is freed with the generation. */
 	s = conf_alloc(conf, sizeof(*s));
@@ -537,9 +591,13 @@ recv_service(struct egressd_conf *conf, const struct ps_msg *m)
 	    sizeof(s->endpoints[0]));
 	s->nfrom = ms.nfrom;
 	s->from = recv_array(conf, m, &off, s->nfrom, sizeof(s->from[0]));
+	s->nprivate_nets = ms.nprivate;
+	s->private_nets = recv_array(conf, m, &off, s->nprivate_nets,
+	    sizeof(s->private_nets[0]));
 	s->nidents = ms.nidents;
 	s->idents = recv_array(conf, m, &off, s->nidents, sizeof(s->idents[0]));
 	if (!cidrs_ok(s->from, s->nfrom) ||
+	    !cidrs_ok(s->private_nets, s->nprivate_nets) ||
 	    !idents_ok((const char (*)[EGD_IDENT_MAX])s->idents,
 	    s->nidents))
 		return -1;
@@ -793,6 +851,7 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 {
 	struct msg_conf_global	 g;
 	struct msg_ownaddr	 mo;
+	struct msg_listenaddr	 ml;
 	int			 rv = 0;
 
 	*why = "malformed configuration record";
@@ -866,6 +925,19 @@ conf_recv(struct egressd_conf *conf, struct ps_msg *m, const char **why)
 		break;
 	case IMSG_CONF_DEST:
 		rv = recv_dest(conf, m);
+		break;
+	case IMSG_CONF_LISTENADDR:
+		memcpy(&ml, m->data, sizeof(ml));
+		if ((ml.af != AF_INET && ml.af != AF_INET6) || ml.port == 0)
+			return -1;
+		{
+			struct egd_addr	a;
+
+			memset(&a, 0, sizeof(a));
+			a.af = ml.af;
+			memcpy(a.addr, ml.addr, sizeof(a.addr));
+			conf_add_listen(conf, &a, ml.port);
+		}
 		break;
 	case IMSG_CONF_OWNADDR:
 		memcpy(&mo, m->data, sizeof(mo));

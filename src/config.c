@@ -325,6 +325,7 @@ conf_free(struct egressd_conf *conf)
 		conf->arena = b->next;
 		free(b);
 	}
+	free(conf->listens);
 	free(conf);
 }
 

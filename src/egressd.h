@@ -166,6 +166,12 @@ struct egd_cidr {
 	uint8_t			 prefixlen;	/* 0..32 or 0..128 */
 };
 
+/* An address and port this daemon listens on: never dialed (guard.c). */
+struct egd_sockname {
+	struct egd_addr		 a;
+	uint16_t		 port;
+};
+
 enum svc_proto {
 	SPROTO_HTTP = 0,	/* plain HTTP/1.1 */
 	SPROTO_HTTPS,		/* HTTP over TLS (origination or CONNECT) */
@@ -181,6 +187,13 @@ enum svc_resolution {
 enum svc_action {
 	ACT_ENFORCE = 0,	/* deny what the service does not allow */
 	ACT_REPORT,		/* let it pass, record "would deny" */
+};
+
+/* What the private-address guard lets a service reach (guard.c). */
+enum svc_private {
+	PRIV_NONE = 0,		/* public addresses only */
+	PRIV_ALL,		/* "allow private": any */
+	PRIV_NETS,		/* "allow private { ... }": those networks */
 };
 
 struct svc_port {
@@ -210,7 +223,9 @@ struct service {
 	struct svc_endpoint	*endpoints;
 	int			 nendpoints;
 	int			 action;	/* enum svc_action */
-	int			 allow_private;	/* private destinations ok */
+	int			 allow_private;	/* enum svc_private */
+	struct egd_cidr		*private_nets;	/* PRIV_NETS */
+	int			 nprivate_nets;
 	int			 sni_nocheck;	/* "sni check off" */
 	struct egd_cidr		*from;		/* none: any source */
 	int			 nfrom;
@@ -222,7 +237,7 @@ TAILQ_HEAD(servicelist, service);
 #define EGD_SVCMSG_MAX	(sizeof(struct msg_service) +			\
 	EGD_MAX_PORTS * sizeof(struct svc_port) +			\
 	EGD_MAX_ENDPOINTS * sizeof(struct svc_endpoint) +		\
-	EGD_MAX_CIDRS * sizeof(struct egd_cidr) +			\
+	2 * EGD_MAX_CIDRS * sizeof(struct egd_cidr) +			\
 	EGD_MAX_IDENTS * EGD_IDENT_MAX)
 
 struct route_dest {
@@ -437,6 +452,8 @@ struct egressd_conf {
 	struct audit_conf	 audit;
 	struct egd_addr		*ownaddrs;	/* this host's addresses */
 	int			 nownaddrs, maxownaddrs;
+	struct egd_sockname	*listens;	/* worker: where we listen */
+	int			 nlistens, maxlistens;
 	struct gatewaylist	 gateways;
 	struct listenerlist	 listeners;
 	struct servicelist	 services;
@@ -524,6 +541,7 @@ int			 egd_addr_equal(const struct egd_addr *,
 int			 egd_cidr_match(const struct egd_cidr *,
 			    const struct egd_addr *);
 const char		*egd_addr_private(const struct egd_addr *);
+const char		*egd_cidr_private(const struct egd_cidr *);
 int			 host_valid(const char *, int, const char **);
 int			 host_match(const char *, const char *);
 int			 authority_parse(const char *, size_t, uint16_t,
@@ -565,6 +583,11 @@ enum pn_error {
 int			 pathnorm(char *, size_t *, int);
 const char		*pathnorm_error(int);
 
+/* guard.c: what a worker may dial */
+int			 guard_dial(const struct egressd_conf *,
+			    const struct service *, const struct egd_addr *,
+			    uint16_t);
+
 /* conf_wire.c: a configuration generation as messages */
 void			 conf_send(struct ps_chan *, const struct egressd_conf *,
 			    int);
@@ -576,6 +599,8 @@ int			 conf_recv_end(struct egressd_conf *, const char **);
 void			 conf_local_addrs(struct egressd_conf *);
 void			 conf_add_ownaddr(struct egressd_conf *,
 			    const struct egd_addr *);
+void			 conf_add_listen(struct egressd_conf *,
+			    const struct egd_addr *, uint16_t);
 
 /* limits.c: connection, tunnel and rate limits shared by the workers */
 size_t			 limits_shm_size(void);

@@ -175,6 +175,10 @@ static int	 host_norm(const YYLTYPE *, const char *, const char *, int,
 		    char *, size_t);
 static void	 host_add(const YYLTYPE *, const char *);
 static void	 cidr_add(const YYLTYPE *, const char *);
+static void	 private_all(const YYLTYPE *);
+static void	 private_open(const YYLTYPE *);
+static void	 private_add(const YYLTYPE *, const char *);
+static void	 private_close(const YYLTYPE *);
 static void	 service_open(const YYLTYPE *, const YYLTYPE *, const char *);
 static void	 dest_open(const YYLTYPE *, const YYLTYPE *, const char *);
 static void	 dest_close(void);
@@ -278,6 +282,9 @@ static struct {
 	int			 nfrom;
 	char			 idents[EGD_MAX_IDENTS][EGD_IDENT_MAX];
 	int			 nidents;
+	struct egd_cidr		 private_nets[EGD_MAX_CIDRS];
+	int			 nprivate_nets;
+	int			 privlist;	/* networks in this list */
 } svcx;
 /* Where "hosts" add names: a record's, by its id. */
 static struct hostset		*curhosts;
@@ -616,7 +623,12 @@ svcopt		: hosts
 			svc->action = ACT_REPORT;
 		}
 		| ALLOW PRIVATE			{
-			svc->allow_private = 1;
+			private_all(&@1);
+		}
+		| ALLOW PRIVATE '{'		{
+			private_open(&@1);
+		} optnl privitems '}'		{
+			private_close(&@1);
 		}
 		| SNI CHECK ON			{
 			svc->sni_nocheck = 0;
@@ -962,6 +974,16 @@ hostitems	: /* empty */
 			host_add(&@2, $2);
 		}
 		| hostitems error nl		{
+			yyerrok;
+		}
+		;
+
+/* The networks of "allow private { ... }", separated as hosts are. */
+privitems	: /* empty */
+		| privitems STRING hostsep	{
+			private_add(&@2, $2);
+		}
+		| privitems error nl		{
 			yyerrok;
 		}
 		;
@@ -2295,6 +2317,78 @@ cidr_add(const YYLTYPE *loc, const char *s)
 	curfrom[(*curnfrom)++] = c;
 }
 
+/*
+ * "allow private": every private range; "allow private { network ... }":
+ * those networks only, each wholly within a private range (a public
+ * address needs no allowance, and a network wider than its range would
+ * lose to it: guard.c).  A service says one or the other.
+ */
+static void
+private_all(const YYLTYPE *loc)
+{
+	if (svc->allow_private == PRIV_NETS) {
+		conf_error(loc, "allow private: service \"%s\" lists networks "
+		    "already; the bare form allows every private range",
+		    svc->name);
+		return;
+	}
+	svc->allow_private = PRIV_ALL;
+}
+
+static void
+private_open(const YYLTYPE *loc)
+{
+	if (svc->allow_private == PRIV_ALL)
+		conf_error(loc, "allow private: service \"%s\" allows every "
+		    "private range already", svc->name);
+	svcx.privlist = 0;
+}
+
+static void
+private_add(const YYLTYPE *loc, const char *s)
+{
+	struct egd_cidr	 c;
+	char		 pname[LEX_TEXTMAX], abuf[INET6_ADDRSTRLEN];
+	int		 i;
+
+	svcx.privlist++;
+	printable(pname, sizeof(pname), s);
+	if (egd_cidr_parse(s, &c) == -1) {
+		conf_error(loc, "invalid network \"%s\"", pname);
+		return;
+	}
+	egd_addr_ntop(&c.a, abuf, sizeof(abuf));
+	if (egd_cidr_private(&c) == NULL) {
+		conf_error(loc, "allow private: %s/%d is not within one private "
+		    "range", abuf, c.prefixlen);
+		return;
+	}
+	for (i = 0; i < svcx.nprivate_nets; i++)
+		if (svcx.private_nets[i].prefixlen == c.prefixlen &&
+		    egd_addr_equal(&svcx.private_nets[i].a, &c.a)) {
+			conf_error(loc, "duplicate network %s/%d", abuf,
+			    c.prefixlen);
+			return;
+		}
+	if (svcx.nprivate_nets >= EGD_MAX_CIDRS) {
+		conf_error(loc, "too many networks in allow private (at most "
+		    "%d)", EGD_MAX_CIDRS);
+		return;
+	}
+	if (svc->allow_private == PRIV_ALL)
+		return;		/* reported by private_open() */
+	svcx.private_nets[svcx.nprivate_nets++] = c;
+	svc->allow_private = PRIV_NETS;
+}
+
+static void
+private_close(const YYLTYPE *loc)
+{
+	if (svcx.privlist == 0)
+		conf_error(loc, "allow private: an empty list allows nothing "
+		    "(the bare form allows every private range)");
+}
+
 /* ---- destinations ------------------------------------------------------ */
 
 static void
@@ -2663,6 +2757,9 @@ service_close(void)
 	svc->nendpoints = svcx.nendpoints;
 	svc->from = svc_array(svcx.from, svcx.nfrom, sizeof(svcx.from[0]));
 	svc->nfrom = svcx.nfrom;
+	svc->private_nets = svc_array(svcx.private_nets, svcx.nprivate_nets,
+	    sizeof(svcx.private_nets[0]));
+	svc->nprivate_nets = svcx.nprivate_nets;
 	svc->idents = svc_array(svcx.idents, svcx.nidents,
 	    sizeof(svcx.idents[0]));
 	svc->nidents = svcx.nidents;

@@ -24,6 +24,8 @@ static void	print_addr(FILE *, const struct egd_addr *);
 static void	print_hosts(FILE *, const struct hostset *, uint32_t,
 		    uint32_t);
 static void	print_from(FILE *, const struct egd_cidr *, int);
+static void	print_nets(FILE *, const char *, const struct egd_cidr *,
+		    int);
 static void	print_global(FILE *, const struct egressd_conf *);
 static void	print_limits(FILE *, const struct egd_limits *);
 static void	print_audit(FILE *, const struct audit_conf *);
@@ -107,12 +109,18 @@ print_idents(FILE *fp, const char (*idents)[EGD_IDENT_MAX], int n)
 static void
 print_from(FILE *fp, const struct egd_cidr *from, int n)
 {
+	if (n > 0)
+		print_nets(fp, "from", from, n);
+}
+
+/* "\tWHAT {", a network a line (IPv6 ones quoted), "}". */
+static void
+print_nets(FILE *fp, const char *what, const struct egd_cidr *from, int n)
+{
 	char	abuf[INET6_ADDRSTRLEN];
 	int	i;
 
-	if (n == 0)
-		return;
-	fputs("\tfrom {\n", fp);
+	fprintf(fp, "\t%s {\n", what);
 	for (i = 0; i < n; i++) {
 		egd_addr_ntop(&from[i].a, abuf, sizeof(abuf));
 		if (from[i].a.af == AF_INET6)
@@ -351,8 +359,11 @@ print_service(FILE *fp, const struct egressd_conf *conf,
 		fputc('\n', fp);
 	}
 	fprintf(fp, "\taction %s\n", action_name(s->action));
-	if (s->allow_private)
+	if (s->allow_private == PRIV_ALL)
 		fputs("\tallow private\n", fp);
+	else if (s->allow_private == PRIV_NETS)
+		print_nets(fp, "allow private", s->private_nets,
+		    s->nprivate_nets);
 	if (s->sni_nocheck)
 		fputs("\tsni check off\n", fp);
 	print_from(fp, s->from, s->nfrom);

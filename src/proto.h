@@ -43,6 +43,7 @@ enum egd_imsg {
 	IMSG_AUDIT_SINK,	/* struct msg_audit_sink + a connected socket */
 	IMSG_CONF_ADMIN,	/* struct msg_admin + metrics/control socket */
 	IMSG_RELOAD_RESULT,	/* struct msg_ctl_result, peerid as asked */
+	IMSG_CONF_LISTENADDR,	/* struct msg_listenaddr: we listen there */
 
 	/* parent -> helper */
 	IMSG_WORKER_CHAN,	/* none + socket to worker peerid */
@@ -165,6 +166,13 @@ struct msg_ownaddr {
 	uint8_t		 addr[16];
 };
 
+/* An address and port the daemon listens on: never to be dialed. */
+struct msg_listenaddr {
+	uint8_t		 af;
+	uint8_t		 addr[16];
+	uint16_t	 port;
+};
+
 struct msg_nameserver {
 	uint32_t	 sslen;
 	struct sockaddr_storage ss;
@@ -246,8 +254,9 @@ struct msg_hosts {
 
 /*
  * A service's fixed part, followed by its lists: nports struct svc_port,
- * nendpoints struct svc_endpoint, nfrom struct egd_cidr, then nidents
- * identities of EGD_IDENT_MAX bytes each (egressd.h).
+ * nendpoints struct svc_endpoint, nfrom struct egd_cidr, nprivate struct
+ * egd_cidr (allow private's networks), then nidents identities of
+ * EGD_IDENT_MAX bytes each (egressd.h).
  */
 struct msg_service {
 	uint32_t	 id;		/* 1, 2, ... in file order */
@@ -255,6 +264,7 @@ struct msg_service {
 	uint32_t	 nhosts;	/* names in IMSG_CONF_HOSTS */
 	uint8_t		 resolution, action, allow_private, sni_nocheck;
 	uint8_t		 nports, nendpoints, nfrom, nidents;
+	uint8_t		 nprivate, pad[3];
 };
 
 struct msg_listener {

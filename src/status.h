@@ -30,7 +30,7 @@
 #define ST_NSVCIDX	(ST_NSVC + 2)
 #define ST_NDEC		3		/* enum audit_decision */
 #define ST_NCLASS	6		/* no status, 1xx .. 5xx */
-#define ST_NREASON	40		/* >= AR_MAX, checked in status.c */
+#define ST_NREASON	48		/* >= AR_MAX, checked in status.c */
 #define ST_NBUCKET	14		/* latency buckets, +Inf last */
 #define ST_NGEN		8		/* generations a worker shows */
 

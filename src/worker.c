@@ -100,6 +100,7 @@ static const struct ps_handler worker_parent_table[] = {
 	CONF_ROW(IMSG_CONF_ROUTE, struct route),
 	CONF_ROW(IMSG_CONF_MATCH, struct route_match),
 	CONF_ROW(IMSG_CONF_OWNADDR, struct msg_ownaddr),
+	CONF_ROW(IMSG_CONF_LISTENADDR, struct msg_listenaddr),
 	CONF_ROW(IMSG_CONF_AUDIT, struct audit_conf),
 	{ IMSG_CONF_CA_CHUNK, offsetof(struct msg_ca_chunk, data) + 1,
 	    sizeof(struct msg_ca_chunk), PS_FD_NONE, 0, 0,

@@ -270,6 +270,71 @@ hhead_has_token(const struct hhead *h, const char *name, const char *token)
 }
 
 /*
+ * This gateway's name in Via: its host name, as its audit records carry
+ * it, or "egressd" when that is not a token.  Every message it forwards
+ * or answers gets "Via: 1.1 NAME (egressd)"; a request that already
+ * carries NAME has come through it before.
+ */
+static const char *
+via_name(const struct egressd_conf *conf)
+{
+	const char	*h = conf->hostname;
+	size_t		 i;
+
+	for (i = 0; h[i] != '\0'; i++)
+		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '.')
+			return "egressd";
+	return i > 0 ? h : "egressd";
+}
+
+static void
+via_add(const struct hconn *hc, struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "Via: 1.1 %s (egressd)\r\n",
+	    via_name(hc->wc->conf));
+}
+
+/*
+ * Whether a Via field names this gateway as one that received the
+ * request: "[protocol/]version received-by [comment]" in each of its
+ * comma-separated elements, every line of it.
+ */
+static int
+via_loop(const struct hconn *hc)
+{
+	const struct hhead	*h = &hc->req;
+	const char		*name = via_name(hc->wc->conf), *v, *e, *t;
+	size_t			 nl = strlen(name);
+	int			 i;
+
+	for (i = 0; i < h->nf; i++) {
+		if (!hf_is(h, &h->f[i], "via"))
+			continue;
+		v = h->buf + h->f[i].voff;
+		e = v + h->f[i].vlen;
+		while (v < e) {
+			while (v < e && (*v == ' ' || *v == '\t' || *v == ','))
+				v++;
+			/* The protocol, then whitespace, then received-by. */
+			while (v < e && *v != ' ' && *v != '\t' && *v != ',')
+				v++;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			for (t = v; t < e && *t != ' ' && *t != '\t' &&
+			    *t != ','; t++)
+				;
+			if ((size_t)(t - v) == nl && strncasecmp(v, name, nl) == 0)
+				return 1;
+			/* Past the comment, if any, to the next element. */
+			while (t < e && *t != ',')
+				t++;
+			v = t;
+		}
+	}
+	return 0;
+}
+
+/*
  * Hop-by-hop: never forwarded.  Also every field the Connection header
  * names, and the framing fields, which we write ourselves.
  */
@@ -1083,6 +1148,11 @@ http_decide(struct hconn *hc)
 	}
 	if (http_target(hc, &literal, &lit) == -1)
 		return;
+	if (via_loop(hc)) {
+		http_deny(hc, 508, AR_LOOP, "the request came through this "
+		    "gateway before");
+		return;
+	}
 	if (hc->upgrade && hc->parser.method != HTTP_CONNECT &&
 	    !hhead_has_token(&hc->req, "upgrade", "websocket")) {
 		http_deny(hc, 400, AR_BAD_REQUEST, "only websocket upgrades");
@@ -1233,37 +1303,42 @@ http_dns_cb(void *arg, int status, const struct egd_addr *addrs, int n,
 }
 
 /*
- * The private-address guard: what was checked here is exactly what the
- * relay dials, so an answer that changes later cannot reach the inside.
+ * The dial guard (guard.c) over the destination's addresses: what is
+ * left here is exactly what the relay dials, so an answer that changes
+ * later cannot reach the inside.  A loop is refused in report mode too.
+ * Returns AR_NONE, or why no address is left.
  */
 static int
 http_guard(struct hconn *hc)
 {
 	const struct egressd_conf	*conf = hc->wc->conf;
-	int				 i, j, k = 0, own;
+	int				 why[EGD_DNS_MAXADDR];
+	int				 i, k = 0, loop = 0, dial_private;
 
-	if (hc->dec.svc->allow_private)
-		return 0;
-	for (i = 0; i < hc->naddrs; i++) {
-		own = 0;
-		for (j = 0; j < conf->nownaddrs; j++)
-			if (egd_addr_equal(&conf->ownaddrs[j], &hc->addrs[i]))
-				own = 1;
-		if (egd_addr_private(&hc->addrs[i]) == NULL && !own) {
+	for (i = 0; i < hc->naddrs && i < EGD_DNS_MAXADDR; i++) {
+		why[i] = guard_dial(conf, hc->dec.svc, &hc->addrs[i],
+		    hc->ports[i]);
+		if (why[i] == AR_NONE)
+			k++;
+		else if (why[i] == AR_LOOP)
+			loop = 1;
+	}
+	/*
+	 * Report mode: when no address is allowed, the private ones are
+	 * dialed anyway, and the record says what enforcing would do.
+	 */
+	dial_private = k == 0 && hc->dec.svc->action == ACT_REPORT;
+	for (i = 0, k = 0; i < hc->naddrs && i < EGD_DNS_MAXADDR; i++)
+		if (why[i] == AR_NONE || (dial_private && why[i] != AR_LOOP)) {
 			hc->ports[k] = hc->ports[i];
 			hc->addrs[k++] = hc->addrs[i];
 		}
-	}
-	if (k == 0) {
-		if (hc->dec.svc->action == ACT_REPORT) {
-			if (hc->report == AR_NONE)
-				hc->report = AR_PRIVATE_ADDRESS;
-			return 0;	/* dials them all anyway */
-		}
-		return -1;
-	}
+	if (k == 0)
+		return loop ? AR_LOOP : AR_PRIVATE_ADDRESS;
+	if (dial_private && hc->report == AR_NONE)
+		hc->report = AR_PRIVATE_ADDRESS;
 	hc->naddrs = k;
-	return 0;
+	return AR_NONE;
 }
 
 /*
@@ -1287,7 +1362,7 @@ void
 http_resolved(struct hconn *hc)
 {
 	uint32_t	*rr;
-	int		 i;
+	int		 i, why;
 
 	for (i = 0; i < hc->naddrs; i++)
 		addr_unmap(&hc->addrs[i]);
@@ -1296,8 +1371,12 @@ http_resolved(struct hconn *hc)
 		http_deny(hc, 503, AR_DNS_FAILED, "no address");
 		return;
 	}
-	if (http_guard(hc) == -1) {
-		http_deny(hc, 403, AR_PRIVATE_ADDRESS, NULL);
+	if ((why = http_guard(hc)) != AR_NONE) {
+		if (why == AR_LOOP)
+			http_deny(hc, 508, AR_LOOP, "the destination is this "
+			    "gateway");
+		else
+			http_deny(hc, 403, why, NULL);
 		return;
 	}
 	/* Round robin over the service's addresses. */
@@ -1330,6 +1409,7 @@ status_text(int status)
 	case 503: return "Service Unavailable";
 	case 504: return "Gateway Timeout";
 	case 505: return "HTTP Version Not Supported";
+	case 508: return "Loop Detected";
 	default: return "Error";
 	}
 }
@@ -1383,9 +1463,11 @@ http_deny(struct hconn *hc, int status, int reason, const char *text)
 	    !hc->keepalive || hc->upgrade;
 	before = evbuffer_get_length(out);
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: %d\r\n"
-	    "Via: 1.1 egressd\r\n%s\r\n", status, status_text(status), blen,
+	    "Content-Type: text/plain\r\nContent-Length: %d\r\n%s", status,
+	    status_text(status), blen,
 	    close_after ? "Connection: close\r\n" : "");
+	via_add(hc, out);
+	evbuffer_add(out, "\r\n", 2);
 	if (!hc->head_method)
 		evbuffer_add(out, body, (size_t)blen);
 	hc->status = status;
@@ -1558,9 +1640,11 @@ http_upstream_connected(struct hconn *hc)
 		return;
 	}
 	if (hc->parser.method == HTTP_CONNECT) {
-		evbuffer_add_printf(bufferevent_get_output(hc->bev),
-		    "HTTP/1.1 200 Connection established\r\n"
-		    "Via: 1.1 egressd\r\n\r\n");
+		out = bufferevent_get_output(hc->bev);
+		evbuffer_add(out, "HTTP/1.1 200 Connection established\r\n",
+		    37);
+		via_add(hc, out);
+		evbuffer_add(out, "\r\n", 2);
 		hc->status = 200;
 		hc->state = HS_TUNNEL;
 		if (tls_tunnel_wants_check(hc)) {
@@ -1601,7 +1685,8 @@ http_upstream_connected(struct hconn *hc)
 	if (hc->upgrade)
 		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n",
 		    41);
-	evbuffer_add(out, "Via: 1.1 egressd\r\n\r\n", 20);
+	via_add(hc, out);
+	evbuffer_add(out, "\r\n", 2);
 	evbuffer_add_buffer(bufferevent_get_output(hc->up->bev), out);
 	evbuffer_free(out);
 	hc->state = HS_FORWARD;
@@ -1703,8 +1788,10 @@ http_response_head_write(struct hconn *hc, struct upstream *up,
 	evbuffer_add(out, "\r\n", 2);
 	hhead_copy_fields(h, out);
 	if (up->status == 101) {
-		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n"
-		    "Via: 1.1 egressd\r\n\r\n", 61);
+		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n",
+		    41);
+		via_add(hc, out);
+		evbuffer_add(out, "\r\n", 2);
 		return;
 	}
 	if (up->nobody) {
@@ -1723,7 +1810,8 @@ http_response_head_write(struct hconn *hc, struct upstream *up,
 		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
 	else if (!hc->keepalive || hc->resp_close)
 		evbuffer_add(out, "Connection: close\r\n", 19);
-	evbuffer_add(out, "Via: 1.1 egressd\r\n\r\n", 20);
+	via_add(hc, out);
+	evbuffer_add(out, "\r\n", 2);
 }
 
 void

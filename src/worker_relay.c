@@ -359,8 +359,19 @@ relay_connect(struct hconn *hc)
 	const struct egd_addr	*a = &hc->addrs[hc->addri % hc->naddrs];
 	uint16_t		 port = hc->ports[hc->addri % hc->naddrs];
 	socklen_t		 len;
+	int			 why;
 
 	gettimeofday(&hc->t_conn, NULL);
+	/*
+	 * Every dial, retries included, asks the guard (guard.c): never a
+	 * listener of ours; private addresses only as the service allows,
+	 * or in report mode, where http_guard() kept them on purpose.
+	 */
+	if ((why = guard_dial(hc->wc->conf, hc->dec.svc, a, port)) !=
+	    AR_NONE && (why == AR_LOOP || hc->dec.svc->action != ACT_REPORT)) {
+		http_upstream_failed(hc, why == AR_LOOP ? 508 : 403, why);
+		return;
+	}
 	/* A tunnel gets its own connection; requests take a pooled one. */
 	if (hc->parser.method != HTTP_CONNECT && !hc->upgrade &&
 	    !hc->nopool && (up = pool_take(a, port, hc)) != NULL) {

@@ -231,7 +231,7 @@ req $X -H 'Connection: X-Secret, keep-alive' -H 'X-Secret: 1' -H 'Keep-Alive: 5'
     "http://origin.test:$OP/headers" >/dev/null
 ok $(grep -qi -e '^x-secret' -e '^keep-alive' -e '^proxy-authorization' -e '^te:' -e '^proxy-connection' "$T/body"; [ $? -ne 0 ]; echo $?) \
     "hop-by-hop headers and those Connection names are removed"
-ok $(grep -q '^X-Kept: yes' "$T/body" && grep -q '^Via: 1.1 egressd' "$T/body"; echo $?) "end-to-end headers kept, Via added"
+ok $(grep -q '^X-Kept: yes' "$T/body" && grep -q '^Via: 1.1 [^ ]* (egressd)' "$T/body"; echo $?) "end-to-end headers kept, Via added"
 head -c 100000 /dev/urandom > "$T/upload"
 ok $([ "$(req $X -H 'Transfer-Encoding: chunked' --data-binary @"$T/upload" "http://origin.test:$OP/echo")" = 200 ] &&
     cmp -s "$T/body" "$T/upload"; echo $?) "a chunked request body arrives whole (100 kB)"
