@@ -1244,7 +1244,9 @@ show_services(struct evbuffer *b, int json)
 			evbuffer_add_printf(b, ": action %s, resolution %s%s\n"
 			    "\thosts", action_name(sv->action),
 			    resolution_name(sv->resolution),
-			    sv->allow_private ? ", private allowed" : "");
+			    sv->allow_private == PRIV_ALL ? ", private allowed" :
+			    sv->allow_private == PRIV_NETS ?
+			    ", private allowed in listed networks" : "");
 			for (h = 0; h < sv->nhosts; h++) {
 				evbuffer_add(b, " ", 1);
 				put_str(b, conf_host(hs, sv->hfirst, h),
