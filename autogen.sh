@@ -16,13 +16,15 @@ if [ "${1:-}" = --deps ]; then
 	# package: debhelper, lintian and debootstrap for the Debian package
 	#        and its test (regress/e2e/package.sh);
 	#        debian/control's build dependencies are the build's above
+	# fuzz:  clang and its libFuzzer runtime (make fuzz)
 	apt-get install -y -q --no-install-recommends \
 	    build-essential autoconf automake pkg-config bison \
 	    libevent-dev libssl-dev libseccomp-dev libcap-ng-dev node-llhttp \
 	    libyaml-dev \
 	    curl openssl ca-certificates python3 procps iproute2 \
 	    dnsmasq-base nginx-light rsyslog mandoc libivykis0 libnet1 libwrap0 \
-	    systemd-container nftables git debhelper lintian debootstrap
+	    systemd-container nftables git debhelper lintian debootstrap \
+	    clang libclang-rt-14-dev
 	if ! getent passwd _egressd >/dev/null; then
 		useradd --system --no-create-home --home-dir /var/empty \
 		    --shell /usr/sbin/nologin _egressd

@@ -98,6 +98,7 @@ struct hconn {
 	struct hhead		 req;
 	int			 paused;	/* parser stopped by us */
 	int			 begun;		/* a request head has begun */
+	int			 client_eof;	/* the client shut its side */
 	int			 upgrade;	/* CONNECT or Upgrade */
 	int			 keepalive;	/* client allows another */
 	int			 minor;		/* client's HTTP/1.x */

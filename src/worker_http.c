@@ -715,16 +715,22 @@ http_event_cb(struct bufferevent *bev, short what, void *arg)
 		/*
 		 * A client waiting for its response may stay silent (the
 		 * upstream side has its own timeout), and one that
-		 * half-closed after a whole request still gets the answer.
+		 * half-closed after a whole request still gets the answer:
+		 * its body may still wait, unparsed, in the input (it is
+		 * read as the upstream takes it); http_feed() ends the
+		 * connection if it stops short.
 		 */
 		if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
 			bufferevent_enable(bev, EV_READ);
 			return;
 		}
 		if ((what & BEV_EVENT_EOF) && (hc->req_done ||
-		    !hc->has_body)) {
+		    !hc->has_body || evbuffer_get_length(
+		    bufferevent_get_input(bev)) > 0)) {
 			hc->keepalive = 0;
+			hc->client_eof = 1;
 			bufferevent_disable(bev, EV_READ);
+			http_feed(hc);
 			return;
 		}
 	}
@@ -808,8 +814,13 @@ http_feed(struct hconn *hc)
 			/* A body-less request completes without bytes. */
 			if (hc->state == HS_FORWARD && !hc->has_body)
 				v.iov_base = (void *)(uintptr_t)"", v.iov_len = 0;
-			else
+			else {
+				/* The client closed before its body ended. */
+				if (hc->client_eof && hc->state == HS_FORWARD &&
+				    !hc->req_done)
+					http_close(hc, AR_CLIENT_CLOSED);
 				return;
+			}
 		}
 		if (hc->state == HS_HEAD && hc->req.buf == NULL &&
 		    hhead_alloc(&hc->req, (uint32_t)hc->wc->conf->max_header_size,
@@ -1425,7 +1436,7 @@ http_deny(struct hconn *hc, int status, int reason, const char *text)
 	struct evbuffer	*out = bufferevent_get_output(hc->bev);
 	char		 body[256];
 	size_t		 before;
-	int		 blen, close_after;
+	int		 blen, close_after, minor;
 
 	if (hc->wl->m.proto == PROTO_TLS) {
 		/* Not ours to answer: the client speaks TLS to the origin. */
@@ -1461,11 +1472,15 @@ http_deny(struct hconn *hc, int status, int reason, const char *text)
 	}
 	close_after = hc->state == HS_HEAD || !hc->req_done ||
 	    !hc->keepalive || hc->upgrade;
+	/* In the client's HTTP/1.x, once its request line told it. */
+	minor = hc->state != HS_HEAD ? hc->minor :
+	    hc->parser.http_major == 1 ? hc->parser.http_minor : 1;
 	before = evbuffer_get_length(out);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: %d\r\n%s", status,
-	    status_text(status), blen,
-	    close_after ? "Connection: close\r\n" : "");
+	evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: %d\r\n%s",
+	    minor == 0 ? 0 : 1, status, status_text(status), blen,
+	    close_after ? "Connection: close\r\n" : minor == 0 ?
+	    "Connection: keep-alive\r\n" : "");
 	via_add(hc, out);
 	evbuffer_add(out, "\r\n", 2);
 	if (!hc->head_method)

@@ -201,6 +201,11 @@ ok $([ "$(req $X "http://origin.test:$OP/slow?ms=3500")" = 200 ]; echo $?) \
 out=$(HALFCLOSE=1 python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 3 "GET /small HTTP/1.1\r\nHost: origin.test:$OP\r\n\r\n")
 ok $(echo "$out" | grep -q '^hello'; echo $?) "a client that half-closes after its request still gets the answer"
 echo "$out" | grep -q '^hello' || diag "got: $(echo "$out" | head -3 | tr '\r\n' '  ')"
+out=$(HALFCLOSE=1 python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 3 "POST /echo?whole HTTP/1.1\r\nHost: origin.test:$OP\r\nContent-Length: 11\r\n\r\nhalf-closed")
+ok $(echo "$out" | grep -q 'half-closed$'; echo $?) "and so does one that half-closes after a whole request with a body"
+out=$(HALFCLOSE=1 python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 3 "POST /echo?cut HTTP/1.1\r\nHost: origin.test:$OP\r\nContent-Length: 20\r\n\r\nhalf a body")
+ok $([ -z "$out" ] && [ "$(audit_last reason path=/echo?cut)" = client_closed ]; echo $?) \
+    "one that half-closes in the middle of its body is closed, client_closed ($out)"
 
 ok $([ "$(req -H "Host: narrow.test" "$GW/small")" = 403 ] &&
     [ "$(audit_last reason authority=narrow.test)" = source_denied ] &&
@@ -244,6 +249,9 @@ curl -s -m 20 $X -o "$T/b1" -o "$T/b2" -o "$T/b3" "http://origin.test:$OP/big?n=
     "http://origin.test:$OP/big?n=3000001" "http://origin.test:$OP/small"
 ok $([ "$(stat -c %s "$T/b1")" = 1048576 ] && [ "$(stat -c %s "$T/b2")" = 3000001 ] &&
     [ "$(cat "$T/b3")" = hello ]; echo $?) "large Content-Length bodies whole, then more requests on the same connection"
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 2 "GET /x HTTP/1.0\r\nHost: evil.test\r\n\r\n" | tr -d '\r')
+ok $(echo "$out" | head -1 | grep -q '^HTTP/1.0 403'; echo $?) \
+    "an HTTP/1.0 client is refused in HTTP/1.0 ($(echo "$out" | head -1))"
 ok $([ "$(req -I $X "http://origin.test:$OP/small")" = 200 ]; echo $?) "HEAD"
 ok $([ "$(req $X "http://origin.test:$OP/status/204")" = 204 ] && [ "$(req $X "http://origin.test:$OP/status/304")" = 304 ]; echo $?) "204 and 304 without bodies"
 n=$(curl -s -m 10 -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects} ' $X "http://origin.test:$OP/small" "http://origin.test:$OP/small" "http://origin.test:$OP/small")
