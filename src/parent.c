@@ -36,6 +36,7 @@
 #define RESPAWN_MAX_MS	30000	/* longest wait before a respawn */
 #define RESPAWN_STABLE	10	/* seconds alive that reset the backoff */
 #define HELPER_GRACE	5	/* seconds the helper gets to leave */
+#define DRAIN_GRACE	2	/* seconds a worker gets to record the cut */
 
 struct child {
 	int			 role;
@@ -889,7 +890,8 @@ parent_sigterm(int sig, short ev, void *arg)
 		if (p.workers[i].chan != NULL)
 			ps_chan_compose(p.workers[i].chan, IMSG_SHUTDOWN, 0,
 			    -1, NULL, 0);
-	tv.tv_sec = p.conf->drain_timeout;
+	/* Workers cut and record what is left themselves, then this. */
+	tv.tv_sec = p.conf->drain_timeout + DRAIN_GRACE;
 	tv.tv_usec = 0;
 	evtimer_add(p.drain_ev, &tv);
 	if (parent_workers_alive() == 0)

@@ -51,6 +51,7 @@ static struct {
 	unsigned int		 nconns;
 	int			 paused;	/* accept paused: at the limit */
 	struct event		*resume_ev;
+	struct event		*drain_ev;	/* the end of the drain */
 	uint64_t		 rnd;
 	uint64_t		 nextid;
 	int			 have_shm;
@@ -490,13 +491,27 @@ worker_maybe_exit(void)
 	}
 }
 
+/* Drain timeout: what is still open is cut, and recorded as such. */
+static void
+worker_drain_cb(int fd, short ev, void *arg)
+{
+	log_info("drain timeout: cutting %u connections", w.nconns);
+	http_cut(AR_SHUTTING_DOWN);
+	worker_maybe_exit();
+}
+
 static void
 worker_dispatch_shutdown(struct ps_chan *c, struct ps_msg *m)
 {
+	struct timeval	tv = { w.cur->conf->drain_timeout, 0 };
+
 	w.stopping = 1;
 	worker_unlisten(w.cur);
 	wctl_shutdown();
 	log_debug("stopping, %u connections to drain", w.nconns);
+	if (w.drain_ev == NULL && (w.drain_ev = evtimer_new(worker_base,
+	    worker_drain_cb, NULL)) != NULL)
+		evtimer_add(w.drain_ev, &tv);
 	http_shutdown();
 	worker_maybe_exit();
 }

@@ -221,6 +221,7 @@ void		 http_init(void);
 int		 http_accept(struct wlistener *, int, const struct sockaddr *,
 		    void *);
 void		 http_shutdown(void);
+void		 http_cut(int);
 void		 http_upstream_connected(struct hconn *);
 void		 http_upstream_failed(struct hconn *, int, int);
 void		 http_upstream_refused(struct hconn *, int, int, const char *);

@@ -1886,6 +1886,21 @@ http_foreach(void (*f)(struct hconn *, void *), void *arg)
 	}
 }
 
+/*
+ * The drain time is over: every connection still open is cut, the
+ * request or tunnel in flight recorded as ended that way.
+ */
+void
+http_cut(int reason)
+{
+	struct hconn	*hc, *next;
+
+	for (hc = TAILQ_FIRST(&hconns); hc != NULL; hc = next) {
+		next = TAILQ_NEXT(hc, entry);
+		http_close(hc, reason);
+	}
+}
+
 /* Stop accepting requests on every connection: shutting down. */
 void
 http_shutdown(void)
