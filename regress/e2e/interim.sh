@@ -10,7 +10,7 @@
 . "$SRCDIR/regress/e2e/common.sh"
 
 P=$(free_port); OP=$(free_port)
-python3 "$SRCDIR/regress/e2e/evil_origin.py" 127.0.0.1 "$OP" "$T/evil.log" 300 &
+python3 "$SRCDIR/regress/e2e/evil_origin.py" 127.0.0.1 "$OP" "$T/evil.log" 1800 &
 EXTRA_PIDS="$!"
 wait_for 50 test -f "$T/evil.log.ready"
 cat > "$T/egressd.conf" <<CONF

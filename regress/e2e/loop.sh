@@ -13,13 +13,13 @@ command -v dnsmasq >/dev/null || { fail "dnsmasq is installed"; done_testing; ex
 
 P=$(free_port); TP=$(free_port); MP=$(free_port); OP=$(free_port)
 OP1=$(free_port); OP3=$(free_port); DP=$(free_port)
-python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.2 "$OP" "$T/origin2.log" 300 &
+python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.2 "$OP" "$T/origin2.log" 1800 &
 EXTRA_PIDS="$!"
-python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP" "$T/origin3.log" 300 &
+python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP" "$T/origin3.log" 1800 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
-python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.1 "$OP1" "$T/origin1.log" 300 &
+python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.1 "$OP1" "$T/origin1.log" 1800 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
-python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP3" "$T/origin3b.log" 300 &
+python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP3" "$T/origin3b.log" 1800 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 touch "$T/origin1.log" "$T/origin2.log" "$T/origin3.log" "$T/origin3b.log"
 wait_for 50 test -f "$T/origin2.log.ready"

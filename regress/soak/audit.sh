@@ -34,7 +34,7 @@ audit {
 CONF
 sink() {	# sink STOPFILE: a receiver in the background
 	rm -f "$1"
-	python3 "$SRCDIR/regress/soak/sink.py" "$T/audit.sock" "$T/received" "$1" 300 &
+	python3 "$SRCDIR/regress/soak/sink.py" "$T/audit.sock" "$T/received" "$1" 1800 &
 	SINK=$!
 	EXTRA_PIDS="$EXTRA_PIDS $SINK"
 	wait_for 50 test -f "$T/audit.sock.ready"
@@ -58,7 +58,7 @@ print(req, dropped, n)
 PY
 }
 
-python3 "$SRCDIR/regress/soak/load.py" "$P" "origin.test:$OP" /small 20 "$REQS" 300 \
+python3 "$SRCDIR/regress/soak/load.py" "$P" "origin.test:$OP" /small 20 "$REQS" 1200 \
     "$T/load.stop" "$T/load.progress" > "$T/load.out" &
 LOAD=$!
 EXTRA_PIDS="$EXTRA_PIDS $LOAD"

@@ -41,7 +41,7 @@ progress() { cat "$T/load.progress" 2>/dev/null || echo 0; }
 moved() { [ "$(progress)" -ge "$1" ]; }
 load() {	# load HOST STOPFILE
 	rm -f "$T/load.progress"
-	python3 "$SRCDIR/regress/soak/load.py" "$P" "$1" /small 20 1000000 300 \
+	python3 "$SRCDIR/regress/soak/load.py" "$P" "$1" /small 20 1000000 1200 \
 	    "$2" "$T/load.progress" > "$T/load.out" &
 	LOAD=$!
 	EXTRA_PIDS="$EXTRA_PIDS $LOAD"

@@ -14,7 +14,7 @@
 RELOADS=${RELOADS:-40}
 P=$(free_port); OP=$(free_port); EP=$(free_port)
 start_origin 127.0.0.1 "$OP"
-python3 "$SRCDIR/regress/soak/echo.py" 127.0.0.1 "$EP" 600 > "$T/echo.out" &
+python3 "$SRCDIR/regress/soak/echo.py" 127.0.0.1 "$EP" 1800 > "$T/echo.out" &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 wait_for 50 grep -q ready "$T/echo.out"
 
@@ -68,7 +68,7 @@ reload() {	# one reload, in force everywhere, and the load moved on
 load() {	# load STOPFILE: the keep-alive clients, in the background
 	rm -f "$T/load.progress"
 	python3 "$SRCDIR/regress/soak/load.py" "$P" "origin.test:$OP" /small 20 \
-	    1000000 300 "$1" "$T/load.progress" > "$T/load.out" &
+	    1000000 1200 "$1" "$T/load.progress" > "$T/load.out" &
 	LOAD=$!
 	EXTRA_PIDS="$EXTRA_PIDS $LOAD"
 }
@@ -86,7 +86,7 @@ settled() {	# the descriptors at rest, equal on two looks
 
 # --- warm-up: load, tunnels, two reloads ---
 rm -f "$T/tunnels.stop"
-python3 "$SRCDIR/regress/soak/tunnels.py" "$P" "echo.test:$EP" 8 300 \
+python3 "$SRCDIR/regress/soak/tunnels.py" "$P" "echo.test:$EP" 8 1200 \
     "$T/tunnels.stop" "$T/tunnels.progress" > "$T/tunnels.out" &
 TUN=$!
 EXTRA_PIDS="$EXTRA_PIDS $TUN"
