@@ -63,7 +63,7 @@ static void
 setup(void)
 {
 	own[0] = addr("127.0.0.1");
-	own[1] = addr("203.0.113.5");		/* a public address of ours */
+	own[1] = addr("203.0.113.5");		/* public, ours */
 	own[2] = addr("10.20.0.5");
 	own[3] = addr("::1");
 	conf.ownaddrs = own;
@@ -197,7 +197,7 @@ static const struct {
 	{ "64:ff9b::/96", NULL },
 	{ "2002:a00::/24", "6to4 rfc1918" },
 	{ "2002::/16", NULL },
-	{ "2001::/32", NULL },			/* Teredo: two addresses */
+	{ "2001::/32", NULL },			/* Teredo: two */
 	{ "2001:db8::/32", NULL },
 };
 

@@ -452,7 +452,7 @@ struct egressd_conf {
 	struct audit_conf	 audit;
 	struct egd_addr		*ownaddrs;	/* this host's addresses */
 	int			 nownaddrs, maxownaddrs;
-	struct egd_sockname	*listens;	/* worker: where we listen */
+	struct egd_sockname	*listens;	/* worker: ours */
 	int			 nlistens, maxlistens;
 	struct gatewaylist	 gateways;
 	struct listenerlist	 listeners;

@@ -34,7 +34,8 @@
 #include "egressd.h"
 #include "audit.h"
 
-static int	 guard_own(const struct egressd_conf *, const struct egd_addr *);
+static int	 guard_own(const struct egressd_conf *,
+		    const struct egd_addr *);
 static int	 guard_unspecified(const struct egd_addr *);
 static int	 guard_local(const struct egressd_conf *,
 		    const struct egd_addr *);

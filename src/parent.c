@@ -36,7 +36,7 @@
 #define RESPAWN_MAX_MS	30000	/* longest wait before a respawn */
 #define RESPAWN_STABLE	10	/* seconds alive that reset the backoff */
 #define HELPER_GRACE	5	/* seconds the helper gets to leave */
-#define DRAIN_GRACE	2	/* seconds a worker gets to record the cut */
+#define DRAIN_GRACE	2	/* seconds to record what the drain cut */
 
 struct child {
 	int			 role;

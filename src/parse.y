@@ -2359,8 +2359,8 @@ private_add(const YYLTYPE *loc, const char *s)
 	}
 	egd_addr_ntop(&c.a, abuf, sizeof(abuf));
 	if (egd_cidr_private(&c) == NULL) {
-		conf_error(loc, "allow private: %s/%d is not within one private "
-		    "range", abuf, c.prefixlen);
+		conf_error(loc, "allow private: %s/%d is not within one "
+		    "private range", abuf, c.prefixlen);
 		return;
 	}
 	for (i = 0; i < svcx.nprivate_nets; i++)

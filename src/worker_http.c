@@ -323,7 +323,8 @@ via_loop(const struct hconn *hc)
 			for (t = v; t < e && *t != ' ' && *t != '\t' &&
 			    *t != ','; t++)
 				;
-			if ((size_t)(t - v) == nl && strncasecmp(v, name, nl) == 0)
+			if ((size_t)(t - v) == nl &&
+			    strncasecmp(v, name, nl) == 0)
 				return 1;
 			/* Past the comment, if any, to the next element. */
 			while (t < e && *t != ',')
@@ -1803,8 +1804,8 @@ http_response_head_write(struct hconn *hc, struct upstream *up,
 	evbuffer_add(out, "\r\n", 2);
 	hhead_copy_fields(h, out);
 	if (up->status == 101) {
-		evbuffer_add(out, "Connection: Upgrade\r\nUpgrade: websocket\r\n",
-		    41);
+		evbuffer_add(out,
+		    "Connection: Upgrade\r\nUpgrade: websocket\r\n", 41);
 		via_add(hc, out);
 		evbuffer_add(out, "\r\n", 2);
 		return;

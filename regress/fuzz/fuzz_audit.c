@@ -175,12 +175,13 @@ check_journal(const struct audit_out *o, const char *buf, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t	 maxlen[] = { 255, 95, 127, 23, 255, 127, 127,
-				    95 };
+	static const size_t	 maxlen[] = { 255, 95, 127, 23, 255, 127,
+				    127, 95 };
 	static const char *const names[] = { "identity", "client_tls_error",
 				    "gateway", "method", "authority",
 				    "service", "route", "tls_verify" };
-	char			 f[8][256], want[2048], buf[3 * AUDIT_OUT_MAX];
+	char			 f[8][256], want[2048];
+	char			 buf[3 * AUDIT_OUT_MAX];
 	struct param		 p[AUDIT_MAXPARAMS + 1];
 	const struct param	*q;
 	struct audit_rec	 r;

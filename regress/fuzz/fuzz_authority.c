@@ -26,7 +26,8 @@ static void
 check_authority(const char *in, size_t len, uint16_t defport)
 {
 	struct egd_addr	 lit, lit2;
-	char		 host[EGD_HOST_MAX], host2[EGD_HOST_MAX], again[300];
+	char		 host[EGD_HOST_MAX], host2[EGD_HOST_MAX];
+	char		 again[300];
 	const char	*err = NULL;
 	uint16_t	 port, port2;
 	int		 literal, literal2, n;

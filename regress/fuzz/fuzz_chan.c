@@ -56,7 +56,7 @@ static const struct ps_handler table[] = {
 };
 
 static struct event_base	*base;
-static int			 lowfd;		/* the lowest free descriptor */
+static int			 lowfd;		/* lowest free descriptor */
 static int			 closed, once_seen, after_close;
 static uint32_t			 phase;
 

@@ -36,8 +36,10 @@ quiet(int pri, const char *line)
 {
 }
 
-int	__real_conf_ca_add(struct egressd_conf *, const char *, const char **);
-int	__wrap_conf_ca_add(struct egressd_conf *, const char *, const char **);
+int	__real_conf_ca_add(struct egressd_conf *, const char *,
+	    const char **);
+int	__wrap_conf_ca_add(struct egressd_conf *, const char *,
+	    const char **);
 
 int
 __wrap_conf_ca_add(struct egressd_conf *conf, const char *path,

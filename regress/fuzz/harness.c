@@ -201,9 +201,9 @@ struct oconn {
 	int			 fd;
 	struct event		*ev;
 	llhttp_t		 p;
-	int			 raw;		/* after a 101: not HTTP */
+	int			 raw;		/* after a 101 */
 	int			 tunnel;	/* the CONNECT sink */
-	int			 nreq;		/* requests on this one */
+	int			 nreq;		/* requests on it */
 	char			 field[64];
 	size_t			 fieldlen;
 	int			 via_ours;
@@ -255,7 +255,8 @@ host_allowed(const char *at, size_t len)
 {
 	static const char *const ok[] = { "web.test", "dyn.test", "127.0.0.1" };
 	const char	*colon = memchr(at, ':', len);
-	size_t		 n = colon != NULL ? (size_t)(colon - at) : len, i;
+	size_t		 n = colon != NULL ? (size_t)(colon - at) : len;
+	size_t		 i;
 
 	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (n == strlen(ok[i]) && memcmp(at, ok[i], n) == 0)
@@ -424,8 +425,9 @@ o_listen(int i)
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((olisten[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) ==
-	    -1 || bind(olisten[i], (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	if ((olisten[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK,
+	    0)) == -1 ||
+	    bind(olisten[i], (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(olisten[i], 64) == -1 || getsockname(olisten[i],
 	    (struct sockaddr *)&sin, &len) == -1)
 		abort();

@@ -22,12 +22,12 @@ struct harness_run {
 	int		 halfclose;	/* then shuts its side */
 	const uint8_t	*answer;	/* HARNESS_RESPONSE */
 	size_t		 answerlen;
-	size_t		 split;		/* written in two parts, here */
-	int		 origin_close;	/* then the origin shuts its side */
+	size_t		 split;		/* two writes, split here */
+	int		 origin_close;	/* then it shuts its side */
 
-	uint8_t		*got;		/* what the client received */
+	uint8_t		*got;		/* the client received */
 	size_t		 gotlen, gotsize;
-	int		 origin_reqs;	/* requests the HTTP origin read */
+	int		 origin_reqs;	/* the HTTP origin read */
 	int		 records, requests, tunnels;
 	struct oconn	*pending;	/* internal */
 };
