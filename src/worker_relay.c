@@ -93,6 +93,11 @@ resp_on_headers(llhttp_t *p)
 	struct hconn	*hc = up->hc;
 
 	up->status = p->status_code;
+	/* RFC 9110 15: three digits, 100 to 599; llhttp takes fewer. */
+	if (up->status < 100 || up->status > 599) {
+		log_debug("upstream response: status %d", up->status);
+		return HPE_USER;
+	}
 	if (up->status == 101 && !http_switch_valid(hc, &up->resp)) {
 		/* Never a tunnel nobody asked for: a bad response. */
 		log_debug("upstream response: 101 not asked for");

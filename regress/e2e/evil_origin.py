@@ -11,7 +11,8 @@ itself after SECONDS.
 Paths: /switch (101 websocket), /switch-h2c (101 naming h2c), /switch-bare
 (101 without Upgrade), /continue-switch (100, reads the body, then 101),
 /processing (102 and 199, then 200), /hints (103 with a Link, then 200),
-/continue (an unasked 100, then 200), anything else 200 "ok".  Every 200
+/continue (an unasked 100, then 200), /status-1, /status-099 and
+/status-600 (status codes out of 100..599), anything else 200 "ok".  Every 200
 carries Content-Length: 3 (and no body for HEAD).  Only the last segment
 of the path counts: /w/switch is /switch."""
 import json, socket, sys, threading, time
@@ -28,6 +29,9 @@ ANSWERS = {
     "/processing": b"HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 199 Odd\r\nX-Interim: 1\r\n\r\n" + OK,
     "/hints": b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n" + OK,
     "/continue": b"HTTP/1.1 100 Continue\r\n\r\n" + OK,
+    "/status-1": b"HTTP/1.1 1 Odd\r\nContent-Length: 3\r\n\r\nok\n",
+    "/status-600": b"HTTP/1.1 600 Odd\r\nContent-Length: 3\r\n\r\nok\n",
+    "/status-099": b"HTTP/1.1 099 Odd\r\nContent-Length: 3\r\n\r\nok\n",
 }
 
 

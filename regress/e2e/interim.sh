@@ -104,6 +104,14 @@ ok $(echo "$out" | tr '\n' ' ' | grep -q '^HTTP/1.1 103 .*HTTP/1.1 200 .*HTTP/1.
     "HEAD through a 103: no body, and the next response on the connection is framed right"
 ok $([ "$(audit_get count _msgid=REQUEST path=/hints method=HEAD status=200)" = 1 ]; echo $?) "audit: HEAD recorded with 200, not 103"
 
+# --- status codes outside 100..599 (a fuzz finding) ---
+for st in 1 099 600; do
+	out=$(raw 2 "GET /status-$st HTTP/1.1\r\n$H\r\n\r\n")
+	ok $(echo "$out" | head -1 | grep -q '^HTTP/1.1 502' &&
+	    [ "$(audit_last reason path=/status-$st)" = upstream_bad_response ]; echo $?) \
+	    "status $st from the origin: 502 upstream_bad_response ($(echo "$out" | head -1))"
+done
+
 ok $(audit_get dump > "$T/audit.json"; echo $?) "every audit record parses ($(wc -l < "$T/audit.json") records)"
 stop_egressd
 ok $([ "$EGD_STATUS" -eq 0 ]; echo $?) "stops with status 0"
