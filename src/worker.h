@@ -246,6 +246,7 @@ void		 hhead_copy_fields(const struct hhead *, struct evbuffer *);
 void		 hhead_reset(struct hhead *);
 void		 hhead_free(struct hhead *);
 const char	*hhead_get(const struct hhead *, const char *, size_t *);
+const char	*hhead_nth(const struct hhead *, const char *, int, size_t *);
 
 /* worker_relay.c */
 void		 relay_init(void);

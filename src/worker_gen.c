@@ -140,12 +140,13 @@ gen_rebind(struct hconn *hc)
 	return 0;
 }
 
+/* As policy.c asks: the nth value of a field (struct policy_req). */
 static const char *
-gen_header(void *arg, const char *name, size_t *len)
+gen_header(void *arg, const char *name, int n, size_t *len)
 {
 	struct hconn	*hc = arg;
 
-	return hhead_get(&hc->req, name, len);
+	return hhead_nth(&hc->req, name, n, len);
 }
 
 /* Is the destination of d the one the tunnel went to? */

@@ -216,7 +216,7 @@ hhead_get(const struct hhead *h, const char *name, size_t *len)
 }
 
 /* The value of the nth (from 0) field called name, or NULL. */
-static const char *
+const char *
 hhead_nth(const struct hhead *h, const char *name, int n, size_t *len)
 {
 	int	i;

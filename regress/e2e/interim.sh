@@ -32,6 +32,9 @@ route "ws" {
 	match authority "evil.test" path prefix "/w/" {
 		websocket
 	}
+	match authority "evil.test" path prefix "/h/" header "x-team" "blue" {
+		websocket
+	}
 }
 CONF
 start_egressd "$T/egressd.conf" || { fail "egressd starts"; done_testing; exit 1; }
@@ -103,6 +106,41 @@ out=$(raw 2 "HEAD /hints HTTP/1.1\r\n$H\r\n\r\nGET /continue HTTP/1.1\r\n$H\r\n\
 ok $(echo "$out" | tr '\n' ' ' | grep -q '^HTTP/1.1 103 .*HTTP/1.1 200 .*HTTP/1.1 100 .*HTTP/1.1 200 .*ok $'; echo $?) \
     "HEAD through a 103: no body, and the next response on the connection is framed right"
 ok $([ "$(audit_get count _msgid=REQUEST path=/hints method=HEAD status=200)" = 1 ]; echo $?) "audit: HEAD recorded with 200, not 103"
+
+# --- a websocket on a route matched by a header, across a reload ---
+# A reload decides open websockets again, through the route's header
+# condition: the request's fields must be read as the policy reads them.
+python3 - "$P" "$OP" > "$T/ws.out" <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30)
+s.sendall(b"GET /h/switch HTTP/1.1\r\nHost: evil.test:%s\r\nX-Team: blue\r\n"
+          b"Connection: Upgrade\r\nUpgrade: websocket\r\n\r\n" % sys.argv[2].encode())
+f = s.makefile("rb")
+print(f.readline().decode().strip(), flush=True)
+while f.readline() not in (b"\r\n", b""):
+    pass
+for i in range(40):
+    line = b"line %d\n" % i
+    try:
+        s.sendall(line)
+        back = f.readline()
+    except OSError:
+        back = b""
+    print("echo" if back == line else "cut", flush=True)
+    if back != line:
+        break
+    time.sleep(0.1)
+PY
+WS=$!
+EXTRA_PIDS="$EXTRA_PIDS $WS"
+wait_for 50 grep -q echo "$T/ws.out"
+kill -HUP "$EGD_PID"
+ok $(wait_for 100 log_has "reload: generation 2 in force"; echo $?) "a reload while a header-matched websocket is open"
+wait "$WS"
+ok $(head -1 "$T/ws.out" | grep -q '^HTTP/1.1 101' && ! grep -q cut "$T/ws.out" &&
+    [ "$(grep -c echo "$T/ws.out")" = 40 ]; echo $?) \
+    "the websocket, decided again through its header condition, goes on ($(grep -c echo "$T/ws.out") of 40 lines)"
+ok $(! log_has "killed by\|signal 11"; echo $?) "no worker died"
 
 # --- status codes outside 100..599 (a fuzz finding) ---
 for st in 1 099 600; do
