@@ -178,9 +178,12 @@ ok $([ "$(req -x "$GW" "http://retry.test/small")" = 502 ] &&
     [ "$(grep -c retry.test "$T/origin3b.log")" = 0 ]; echo $?) \
     "retries: the refused listed endpoint is tried again, the unlisted one never (502)"
 st=""; for i in 1 2 3 4; do st="$st$(req -x "$GW" "http://split.test/small")"; done
-ok $([ "$st" = 200200200200 ] && [ "$(grep -c split.test "$T/origin2.log")" = 2 ] &&
-    [ "$(grep -c split.test "$T/origin3b.log")" = 2 ]; echo $?) \
-    "static endpoints on different ports: each dialed at its own port"
+# Round robin is per worker: with two workers, one of them takes at
+# least two of the four requests, and so dials both endpoints.
+s2=$(grep -c split.test "$T/origin2.log"); s3=$(grep -c split.test "$T/origin3b.log")
+ok $([ "$st" = 200200200200 ] && [ "$s2" -ge 1 ] && [ "$s3" -ge 1 ] &&
+    [ $((s2 + s3)) = 4 ]; echo $?) \
+    "static endpoints on different ports: each dialed at its own port ($s2 and $s3 of 4)"
 
 ok $(audit_get dump > "$T/audit.json"; echo $?) "every audit record parses ($(wc -l < "$T/audit.json") records)"
 stop_egressd
