@@ -156,20 +156,6 @@ gen_same_dest(const struct policy_dec *d, const struct hconn *hc)
 	return d->port == hc->dec.port && strcmp(d->host, hc->dec.host) == 0;
 }
 
-/* An address the private-address guard keeps out under conf. */
-static int
-gen_private(const struct egressd_conf *conf, const struct egd_addr *a)
-{
-	int	i;
-
-	if (egd_addr_private(a) != NULL)
-		return 1;
-	for (i = 0; i < conf->nownaddrs; i++)
-		if (egd_addr_equal(&conf->ownaddrs[i], a))
-			return 1;
-	return 0;
-}
-
 /*
  * Would generation wc let the tunnel of hc through, as it was asked for
  * and to where it went?  NULL if so, else the reason it gives: one of
@@ -189,7 +175,7 @@ gen_allows(struct hconn *hc, struct wconf *wc)
 	struct egd_addr			 a;
 	const char			*err;
 	uint32_t			 rnd;
-	int				 pass, i, found;
+	int				 pass, i, found, why;
 
 	if ((l = gen_listener(hc->wl, wc)) == NULL)
 		return "listener_changed";
@@ -240,9 +226,16 @@ gen_allows(struct hconn *hc, struct wconf *wc)
 		    &err) == -1)
 			return REASON(AR_TLS_HANDSHAKE);
 	}
-	if (hc->up != NULL && hc->up->connected && !d.svc->allow_private &&
-	    d.svc->action != ACT_REPORT && gen_private(conf, &hc->up->addr))
-		return REASON(AR_PRIVATE_ADDRESS);
+	/*
+	 * Where it went, as the dial guard of the new generation sees it
+	 * (guard.c): a listener of ours now, or a private address the
+	 * service no longer allows, in whole or in its listed networks.
+	 * Report mode keeps private addresses, as when dialing.
+	 */
+	if (hc->up != NULL && hc->up->connected &&
+	    (why = guard_dial(conf, d.svc, &hc->up->addr, hc->up->port)) !=
+	    AR_NONE && (why == AR_LOOP || d.svc->action != ACT_REPORT))
+		return REASON(why);
 	return NULL;
 }
 

@@ -7,12 +7,13 @@
 # is refused the same way, in every spelling a client may use.
 # "allow private { network }" lets a service reach those networks and no
 # other private address, this host's own addresses only when named
-# exactly, and every dial, retries included, stays inside it.
+# exactly, and every dial, retries included, stays inside it; a reload
+# decides open tunnels again through the same guard.
 . "$SRCDIR/regress/e2e/common.sh"
 command -v dnsmasq >/dev/null || { fail "dnsmasq is installed"; done_testing; exit 1; }
 
 P=$(free_port); TP=$(free_port); MP=$(free_port); OP=$(free_port)
-OP1=$(free_port); OP3=$(free_port); DP=$(free_port)
+OP1=$(free_port); OP3=$(free_port); DP=$(free_port); EP=$(free_port)
 python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.2 "$OP" "$T/origin2.log" 1800 &
 EXTRA_PIDS="$!"
 python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP" "$T/origin3.log" 1800 &
@@ -21,7 +22,10 @@ python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.1 "$OP1" "$T/origin1.log" 1800 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
 python3 "$SRCDIR/regress/e2e/origin.py" 127.0.0.3 "$OP3" "$T/origin3b.log" 1800 &
 EXTRA_PIDS="$EXTRA_PIDS $!"
+python3 "$SRCDIR/regress/e2e/revoke.py" echo 127.0.0.2 "$EP" 1800 "$T/echo.ready" &
+EXTRA_PIDS="$EXTRA_PIDS $!"
 touch "$T/origin1.log" "$T/origin2.log" "$T/origin3.log" "$T/origin3b.log"
+wait_for 50 test -f "$T/echo.ready"
 wait_for 50 test -f "$T/origin2.log.ready"
 wait_for 50 test -f "$T/origin3.log.ready"
 wait_for 50 test -f "$T/origin1.log.ready"
@@ -30,11 +34,17 @@ start_dns "$DP" --address=/self.test/127.0.0.1 --address=/metrics.test/127.0.0.1
     --address=/selfreport.test/127.0.0.1 --address=/two.test/127.0.0.2 \
     --address=/three.test/127.0.0.3 --host-record=both.test,127.0.0.2 \
     --host-record=both.test,127.0.0.3 --address=/own.test/127.0.0.1 \
-    --address=/ownx.test/127.0.0.1 --address=/mapped.test/::ffff:127.0.0.1
+    --address=/ownx.test/127.0.0.1 --address=/mapped.test/::ffff:127.0.0.1 \
+    --address=/narrowed.test/127.0.0.2 --address=/widened.test/127.0.0.2
+# NARROWED and WIDENED: the networks of two tunnel services, changed by
+# a reload below.
+NARROWED=127.0.0.2/32 WIDENED=127.0.0.2/32
+writeconf() {
 cat > "$T/egressd.conf" <<CONF
 user "$EGD_USER"
 chroot "$T/root"
 workers 2
+revoke grace 0
 nameserver 127.0.0.1 port $DP
 metrics listen on 127.0.0.1 port $MP
 gateway "gw" {
@@ -102,12 +112,24 @@ service "split" {
 	endpoint 127.0.0.3 port $OP3
 	allow private
 }
+service "narrowed" {
+	hosts { "narrowed.test" }
+	port $EP tcp
+	allow private { $NARROWED }
+}
+service "widened" {
+	hosts { "widened.test" }
+	port $EP tcp
+	allow private { $WIDENED }
+}
 route "retries" {
 	match authority "retry.test" {
 		retries 2
 	}
 }
 CONF
+}
+writeconf
 start_egressd "$T/egressd.conf" || { fail "egressd starts"; done_testing; exit 1; }
 GW="http://127.0.0.1:$P"
 req() { curl -s -m 20 -o "$T/body" -w '%{http_code}' "$@"; }
@@ -184,6 +206,35 @@ s2=$(grep -c split.test "$T/origin2.log"); s3=$(grep -c split.test "$T/origin3b.
 ok $([ "$st" = 200200200200 ] && [ "$s2" -ge 1 ] && [ "$s3" -ge 1 ] &&
     [ $((s2 + s3)) = 4 ]; echo $?) \
     "static endpoints on different ports: each dialed at its own port ($s2 and $s3 of 4)"
+
+# --- open tunnels decided again by a reload, through the same guard ---
+rm -f "$T/stop"
+python3 "$SRCDIR/regress/e2e/revoke.py" tunnel "$P" "narrowed.test:$EP" "$T/n.ready" "$T/stop" "$T/n.out" &
+TN=$!
+python3 "$SRCDIR/regress/e2e/revoke.py" tunnel "$P" "widened.test:$EP" "$T/w.ready" "$T/stop" "$T/w.out" &
+TW=$!
+EXTRA_PIDS="$EXTRA_PIDS $TN $TW"
+progress() { cat "$1.progress" 2>/dev/null || echo 0; }
+gt() { [ "$(progress "$1")" -gt "$2" ]; }
+wait_for 100 test -f "$T/n.ready" -a -f "$T/w.ready"
+ok $(wait_for 100 gt "$T/n.out" 0 && wait_for 100 gt "$T/w.out" 0; echo $?) \
+    "two tunnels to 127.0.0.2, each service allowed 127.0.0.2/32"
+NARROWED=127.0.0.3/32 WIDENED=127.0.0.0/29
+writeconf
+kill -HUP "$EGD_PID"
+ok $(wait_for 200 log_has "reload: generation 2 in force"; echo $?) \
+    "reloaded: one service now allows 127.0.0.3/32 only, the other 127.0.0.0/29"
+ok $(wait_for 100 test -s "$T/n.out"; echo $?) "the tunnel outside its service's networks now is closed"
+wait "$TN"
+ok $([ "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["eof"])' "$T/n.out")" = True ] &&
+    [ "$(records _msgid=DENY reason=revoked revoked_by=private_address authority=narrowed.test upstream=127.0.0.2)" = 1 ]; echo $?) \
+    "its one record: DENY, revoked by private_address, where it went"
+n=$(progress "$T/w.out")
+ok $(wait_for 100 gt "$T/w.out" $((n + 65536)) && [ ! -s "$T/w.out" ] &&
+    [ "$(records authority=widened.test)" = 0 ]; echo $?) \
+    "the tunnel still inside its service's networks goes on, unrecorded"
+touch "$T/stop"
+wait "$TW"
 
 ok $(audit_get dump > "$T/audit.json"; echo $?) "every audit record parses ($(wc -l < "$T/audit.json") records)"
 stop_egressd
