@@ -22,7 +22,9 @@
  * the limits (the negative TTL without addresses, or as a cap when one
  * family failed for a reason that may pass); and asked again while
  * it is cached, the name gets the same answer from the cache without a
- * query on the wire.  Each run starts with an empty cache and a fresh
+ * query on the wire.  Should the worker's own deadline end a query
+ * first (a loaded machine), the helper must still answer it, late, within
+ * evdns's bounds.  Each run starts with an empty cache and a fresh
  * server (two sockets, in turn, as two generations' servers).
  */
 #include "config.h"
@@ -35,6 +37,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -49,6 +52,8 @@
 #define PIECES_MAX	64
 #define T_A		1
 #define T_AAAA		28
+#define DEADLINE_MS	5000		/* WDNS_DEADLINE */
+#define LATE_MS		20000		/* for a late answer */
 
 struct piece {
 	const uint8_t	*p;
@@ -63,6 +68,7 @@ struct result {
 	int		 naddrs;
 	uint32_t	 ttl;
 	int		 cached;
+	int		 late;		/* the worker gave up */
 };
 
 static struct event_base	*base;
@@ -73,9 +79,11 @@ static int			 cur;
 static struct piece		 pieces[PIECES_MAX];
 static int			 npieces, nqueries;
 static uint32_t			 gen;
+static int			 helper_answers;
 
 static void	 hdns_side_closed(struct ps_chan *, const char *);
 static void	 wdns_side_closed(struct ps_chan *, const char *);
+static void	 published(const struct hdns_counters *);
 
 static const struct ps_handler helper_table[] = {
 	{ IMSG_DNS_QUERY, sizeof(struct msg_dns_query),
@@ -223,6 +231,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	server_open(0);
 	server_open(1);
 	hdns_init();
+	hdns_set_publish(published);
 	configure(0, 1, 3600, 1);
 	hdns_start(base);
 	wdns_init(base);
@@ -249,19 +258,60 @@ answered(void *arg, int status, const struct egd_addr *addrs, int naddrs,
 	r->done = 1;
 	r->status = status;
 	r->naddrs = naddrs;
-	memcpy(r->addrs, addrs, sizeof(addrs[0]) * (size_t)naddrs);
+	if (naddrs > 0)
+		memcpy(r->addrs, addrs, sizeof(addrs[0]) * (size_t)naddrs);
 	r->ttl = ttl;
 	r->cached = cached;
 }
 
+/* The helper sent an answer (its counters are published with each). */
+static void
+published(const struct hdns_counters *n)
+{
+	helper_answers++;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The worker's own deadline (5 s) ends every query.  Should it be the
+ * one to end it (a loaded machine), the helper must still answer, late,
+ * within what evdns allows a lookup (2 attempts of 2 s, and as much
+ * again for a reissue): a lookup that never ended would hold the name's
+ * cache entry, and every later query for it, for good.
+ */
 static void
 ask(struct result *r)
 {
+	struct timeval	tick = { 0, 100000 };
+	uint64_t	start, end;
+	int		answers = helper_answers;
+
 	memset(r, 0, sizeof(*r));
+	start = now_ms();
 	FUZZ_CHECK(wdns_resolve(NAME, answered, r) != 0, "a query id");
-	/* The worker's own deadline (5 s) ends every query. */
 	while (!r->done)
 		event_base_loop(base, EVLOOP_ONCE);
+	if (r->status != DNS_TIMEOUT || helper_answers > answers)
+		return;
+	FUZZ_CHECK(now_ms() - start >= DEADLINE_MS,
+	    "the worker gives up only at its deadline");
+	end = now_ms() + LATE_MS;
+	while (helper_answers == answers && now_ms() < end) {
+		event_base_loopexit(base, &tick);
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+	FUZZ_CHECK(helper_answers > answers, "the helper answers, if late");
+	fprintf(stderr, "fuzz_dns: the worker gave up first; the helper "
+	    "answered after %llu ms\n", (unsigned long long)(now_ms() - start));
+	r->late = 1;
 }
 
 /* Does a piece sent for a query of this type carry these bytes? */
@@ -315,6 +365,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ask(&r);
 	FUZZ_CHECK(r.status >= DNS_OK && r.status <= DNS_BUSY,
 	    "a status of the list");
+	if (r.late) {
+		FUZZ_CHECK(r.naddrs == 0, "no addresses when given up");
+		return 0;
+	}
 	FUZZ_CHECK((r.status == DNS_OK) == (r.naddrs > 0),
 	    "addresses if and only if DNS_OK");
 	FUZZ_CHECK(!r.cached, "asked first: not from the cache");
@@ -341,6 +395,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r.ttl >= 2) {
 		asked = nqueries;
 		ask(&again);
+		if (again.late)
+			return 0;
 		FUZZ_CHECK(again.cached && nqueries == asked,
 		    "from the cache");
 		FUZZ_CHECK(again.status == r.status &&
