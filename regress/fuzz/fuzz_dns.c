@@ -1,16 +1,18 @@
 /*
  * Fuzz target: DNS answers, from the wire to the worker.  The real
- * helper code (src/helper_dns.c) and the real worker client
+ * helper code (src/helper_dns.c, its stub resolver src/helper_resolve.c
+ * and the answer checks of src/dns_wire.c) and the real worker client
  * (src/worker_dns.c) talk over a socketpair through their handler
- * tables, on one event loop; the helper's evdns asks a name server that
- * is a UDP socket of this program on 127.0.0.1, which answers each query
- * with the next piece of the input.
+ * tables, on one event loop; the helper asks a name server that is a
+ * UDP socket of this program on 127.0.0.1, which answers each query with
+ * the next piece of the input.  (An answer with TC or over 512 bytes is
+ * asked again over TCP, where nothing listens here: that try fails.)
  *
  * The input: three bytes, the configuration's DNS TTL limits (min, max,
  * negative, in seconds), then pieces, each a 16-bit length and that many
  * bytes.  A piece is the header of an answer from its flags on (flags,
  * question, answer, authority and additional counts: the query's id is
- * put in front and the QR bit set, so that evdns takes it), then the
+ * put in front and the QR bit set, so that it is a response), then the
  * records that follow the question, which is the query's own.  The k-th
  * query gets the k-th piece; past the last, NXDOMAIN.  Retries,
  * reissues and the two families all come out of the same pieces.
@@ -24,7 +26,7 @@
  * it is cached, the name gets the same answer from the cache without a
  * query on the wire.  Should the worker's own deadline end a query
  * first (a loaded machine), the helper must still answer it, late, within
- * evdns's bounds.  Each run starts with an empty cache and a fresh
+ * the resolver's bounds.  Each run starts with an empty cache and a fresh
  * server (two sockets, in turn, as two generations' servers).
  */
 #include "config.h"
@@ -47,7 +49,7 @@
 #include "fuzz.h"
 
 #define NAME		"fuzz.example"
-#define PIECE_MAX	1400		/* evdns reads 1500 bytes */
+#define PIECE_MAX	1400		/* a datagram on loopback */
 #define QUERY_MAX	512
 #define PIECES_MAX	64
 #define T_A		1
@@ -132,7 +134,7 @@ question_end(const uint8_t *q, size_t len, int *qtype)
 	return j + 5;
 }
 
-/* A query from evdns: answer it with the next piece, or NXDOMAIN. */
+/* A query from the helper: answer it with the next piece, or NXDOMAIN. */
 static void
 server_cb(int fd, short ev, void *arg)
 {
@@ -283,9 +285,10 @@ now_ms(void)
 /*
  * The worker's own deadline (5 s) ends every query.  Should it be the
  * one to end it (a loaded machine), the helper must still answer, late,
- * within what evdns allows a lookup (2 attempts of 2 s, and as much
- * again for a reissue): a lookup that never ended would hold the name's
- * cache entry, and every later query for it, for good.
+ * within what the resolver allows a lookup (four tries or four seconds,
+ * helper_resolve.c; LATE_MS leaves room for a loaded machine): a
+ * lookup that never ended would hold the name's cache entry, and every
+ * later query for it, for good.
  */
 static void
 ask(struct result *r)
