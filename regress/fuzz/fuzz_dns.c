@@ -14,7 +14,9 @@
  * question, answer, authority and additional counts: the query's id is
  * put in front and the QR bit set, so that it is a response), then the
  * records that follow the question, which is the query's own.  The k-th
- * query gets the k-th piece; past the last, NXDOMAIN.  Retries,
+ * query gets the k-th piece, then a proper NXDOMAIN (which ends the try
+ * at once when the resolver ignored the piece, instead of at its
+ * timeout); past the last piece, NXDOMAIN alone.  Retries,
  * reissues and the two families all come out of the same pieces.
  *
  * Properties: the worker's channel never fails (the helper's answer
@@ -174,6 +176,16 @@ server_cb(int fd, short ev, void *arg)
 		}
 		(void)sendto(fd, a, len, 0, (struct sockaddr *)&from,
 		    fromlen);
+		/*
+		 * Then NXDOMAIN, proper: should the resolver have ignored
+		 * the piece (it answers nothing), the try ends now rather
+		 * than at its timeout; else it is a stray datagram.
+		 */
+		if (p != nx) {
+			memcpy(a + 2, nx, sizeof(nx));
+			(void)sendto(fd, a, qend, 0, (struct sockaddr *)&from,
+			    fromlen);
+		}
 		fromlen = sizeof(from);
 	}
 	FUZZ_CHECK(errno == EAGAIN || errno == EWOULDBLOCK, "recvfrom");
