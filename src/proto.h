@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <stdint.h>
 
-#define EGD_PROTO_VERSION	10
+#define EGD_PROTO_VERSION	11
 
 enum egd_imsg {
 	IMSG_NONE = 0,
