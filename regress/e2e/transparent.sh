@@ -366,7 +366,7 @@ ok $([ "$(al original_dst path=/small?t3)" = "$CAN4" ] && [ "$(al original_dst_r
 # Requests a transparent listener refuses.
 h() { probe http "$WEB4" 80 "$1"; }
 s=$(h 'GET /small?t4 HTTP/1.0\r\n\r\n')
-ok $([ "$s" = "HTTP/1.1 400 Bad Request" ] && [ "$(webhits /small?t4)" = 0 ]; echo $?) \
+ok $([ "$s" = "HTTP/1.0 400 Bad Request" ] && [ "$(webhits /small?t4)" = 0 ]; echo $?) \
     "a request without Host: 400 ($s)"
 s=$(h 'GET /small?t5 HTTP/1.1\r\nHost: www.allowed.test:8080\r\n\r\n')
 ok $([ "$s" = "HTTP/1.1 400 Bad Request" ] && [ "$(webhits /small?t5)" = 0 ] &&
