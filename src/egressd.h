@@ -620,6 +620,9 @@ void			 limits_worker(int, uint32_t *, uint32_t *);
 struct egressd_conf	*parse_config(const char *, int);
 int			 cmdline_symset(const char *);
 
+/* quote.c */
+void			 conf_quote(FILE *, const char *);
+
 /* printconf.c */
 void			 print_config(FILE *, const struct egressd_conf *);
 

@@ -16,7 +16,6 @@
 #include "egressd.h"
 #include "istio.h"
 
-static void	 quote(FILE *, const char *);
 static void	 comment(FILE *, const char *, const char *);
 static void	 comments(FILE *, const struct og_notes *, const char *);
 static void	 hosts(FILE *, const struct ist_strs *);
@@ -29,33 +28,6 @@ static void	 emit_dest(FILE *, const struct og_dest *);
 
 static const char *const lproto[] = { "http", "https", "tls" };
 static const char *const sproto[] = { "http", "https", "tls", "tcp" };
-
-/* A quoted string, escaped as the lexer reads it back. */
-static void
-quote(FILE *fp, const char *s)
-{
-	if (s == NULL)
-		s = "";		/* not reached: an error was said */
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '"':
-		case '\\':
-			fputc('\\', fp);
-			fputc(*s, fp);
-			break;
-		case '\n':
-			fputs("\\n", fp);
-			break;
-		case '\t':
-			fputs("\\t", fp);
-			break;
-		default:
-			fputc(*s, fp);
-		}
-	}
-	fputc('"', fp);
-}
 
 /*
  * A comment, wrapped at blanks to stay within 72 columns (a tab counted
@@ -108,14 +80,14 @@ hosts(FILE *fp, const struct ist_strs *h)
 		return;
 	if (h->n == 1) {
 		fputs("\thosts { ", fp);
-		quote(fp, h->v[0].s);
+		conf_quote(fp, h->v[0].s);
 		fputs(" }\n", fp);
 		return;
 	}
 	fputs("\thosts {\n", fp);
 	for (i = 0; i < h->n; i++) {
 		fputs("\t\t", fp);
-		quote(fp, h->v[i].s);
+		conf_quote(fp, h->v[i].s);
 		fputc('\n', fp);
 	}
 	fputs("\t}\n", fp);
@@ -130,7 +102,7 @@ emit_gateway(FILE *fp, const struct og_gateway *g)
 	fputc('\n', fp);
 	comments(fp, &g->notes, "");
 	fputs("gateway ", fp);
-	quote(fp, g->name);
+	conf_quote(fp, g->name);
 	fputs(" {\n", fp);
 	for (i = 0; i < g->nl; i++) {
 		l = g->l[i];
@@ -142,12 +114,12 @@ emit_gateway(FILE *fp, const struct og_gateway *g)
 		fprintf(fp, " port %u %s", l->port, lproto[l->proto]);
 		if (l->proto == LP_HTTPS) {
 			fputs(" cert ", fp);
-			quote(fp, l->cert);
+			conf_quote(fp, l->cert);
 			fputs(" key ", fp);
-			quote(fp, l->key);
+			conf_quote(fp, l->key);
 			if (l->clientca != NULL) {
 				fputs(" client ca ", fp);
-				quote(fp, l->clientca);
+				conf_quote(fp, l->clientca);
 			}
 			if (l->client_optional)
 				fputs(" client optional", fp);
@@ -155,7 +127,7 @@ emit_gateway(FILE *fp, const struct og_gateway *g)
 				fputs(" min version 1.3", fp);
 			if (l->ciphers != NULL) {
 				fputs(" ciphers ", fp);
-				quote(fp, l->ciphers);
+				conf_quote(fp, l->ciphers);
 			}
 		}
 		fputc('\n', fp);
@@ -181,7 +153,7 @@ emit_service(FILE *fp, const struct og_service *s)
 	fputc('\n', fp);
 	comments(fp, &s->notes, "");
 	fputs("service ", fp);
-	quote(fp, s->name);
+	conf_quote(fp, s->name);
 	fputs(" {\n", fp);
 	hosts(fp, &s->hosts);
 	for (i = 0; i < s->nports; i++) {
@@ -191,7 +163,7 @@ emit_service(FILE *fp, const struct og_service *s)
 		fprintf(fp, "\tport %u %s", p->port, sproto[p->proto]);
 		if (p->label != NULL) {
 			fputc(' ', fp);
-			quote(fp, p->label);
+			conf_quote(fp, p->label);
 		}
 		fputc('\n', fp);
 	}
@@ -220,43 +192,43 @@ emit_match(FILE *fp, const struct og_match *m)
 	fputs("\tmatch ", fp);
 	if (m->authority != NULL) {
 		fputs("authority ", fp);
-		quote(fp, m->authority);
+		conf_quote(fp, m->authority);
 		fputc(' ', fp);
 	}
 	if (m->port != 0)
 		fprintf(fp, "port %u ", m->port);
 	if (m->pathtype != OP_ANY) {
 		fputs(m->pathtype == OP_PREFIX ? "path prefix " : "path ", fp);
-		quote(fp, m->path);
+		conf_quote(fp, m->path);
 		fputc(' ', fp);
 	}
 	if (m->method != NULL)
 		fprintf(fp, "method %s ", m->method);
 	for (i = 0; i < m->nhdrs; i++) {
 		fputs("header ", fp);
-		quote(fp, m->hdrs[i].name);
+		conf_quote(fp, m->hdrs[i].name);
 		if (m->hdrs[i].value != NULL) {
 			fputc(' ', fp);
-			quote(fp, m->hdrs[i].value);
+			conf_quote(fp, m->hdrs[i].value);
 		}
 		fputc(' ', fp);
 	}
 	fputs("{\n", fp);
 	for (i = 0; i < m->nfwd; i++) {
 		fputs("\t\tforward to ", fp);
-		quote(fp, m->fwd[i].host);
+		conf_quote(fp, m->fwd[i].host);
 		if (m->fwd[i].port != 0)
 			fprintf(fp, " port %u", m->fwd[i].port);
 		fprintf(fp, " weight %u\n", m->fwd[i].weight);
 	}
 	if (m->rw_auth != NULL) {
 		fputs("\t\trewrite authority ", fp);
-		quote(fp, m->rw_auth);
+		conf_quote(fp, m->rw_auth);
 		fputc('\n', fp);
 	}
 	if (m->rw_prefix != NULL) {
 		fputs("\t\trewrite path prefix ", fp);
-		quote(fp, m->rw_prefix);
+		conf_quote(fp, m->rw_prefix);
 		fputc('\n', fp);
 	}
 	if (m->timeout != 0)
@@ -275,11 +247,11 @@ emit_route(FILE *fp, const struct ist_ctx *ctx, const struct og_route *r)
 	if (r->left_out)
 		return;
 	fputs("route ", fp);
-	quote(fp, r->name);
+	conf_quote(fp, r->name);
 	fputs(" {\n", fp);
 	for (i = 0; i < r->ngw; i++) {
 		fputs("\tgateway ", fp);
-		quote(fp, ctx->gw[r->gw[i]]->name);
+		conf_quote(fp, ctx->gw[r->gw[i]]->name);
 		fputc('\n', fp);
 	}
 	for (i = 0; i < r->nm; i++)
@@ -298,9 +270,9 @@ emit_dest(FILE *fp, const struct og_dest *d)
 	if (d->left_out)
 		return;
 	fputs("destination ", fp);
-	quote(fp, d->name);
+	conf_quote(fp, d->name);
 	fputs(" {\n\thost ", fp);
-	quote(fp, d->host);
+	conf_quote(fp, d->host);
 	fputc('\n', fp);
 	for (i = 0; i < d->nports; i++) {
 		p = &d->ports[i];
@@ -312,23 +284,23 @@ emit_dest(FILE *fp, const struct og_dest *d)
 		fputs(p->mode == TM_MUTUAL ? "mutual" : "simple", fp);
 		if (p->mode == TM_MUTUAL) {
 			fputs(" cert ", fp);
-			quote(fp, p->cert);
+			conf_quote(fp, p->cert);
 			fputs(" key ", fp);
-			quote(fp, p->key);
+			conf_quote(fp, p->key);
 		}
 		if (p->sni != NULL) {
 			fputs(" sni ", fp);
-			quote(fp, p->sni);
+			conf_quote(fp, p->sni);
 		}
 		if (p->ca != NULL) {
 			fputs(" ca ", fp);
-			quote(fp, p->ca);
+			conf_quote(fp, p->ca);
 		}
 		if (p->sans.n > 0) {
 			fputs(" verify-san {", fp);
 			for (j = 0; j < p->sans.n; j++) {
 				fputs(j > 0 ? ", " : " ", fp);
-				quote(fp, p->sans.v[j].s);
+				conf_quote(fp, p->sans.v[j].s);
 			}
 			fputs(" }", fp);
 		}

@@ -19,7 +19,6 @@
 
 #include "egressd.h"
 
-static void	print_string(FILE *, const char *);
 static void	print_addr(FILE *, const struct egd_addr *);
 static void	print_hosts(FILE *, const struct hostset *, uint32_t,
 		    uint32_t);
@@ -38,31 +37,6 @@ static void	print_route(FILE *, const struct egressd_conf *,
 		    const struct route *);
 static void	print_match(FILE *, const struct route_match *);
 static void	print_destination(FILE *, const struct destination *);
-
-/* A quoted string, escaped as the lexer reads it back. */
-static void
-print_string(FILE *fp, const char *s)
-{
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '"':
-		case '\\':
-			fputc('\\', fp);
-			fputc(*s, fp);
-			break;
-		case '\n':
-			fputs("\\n", fp);
-			break;
-		case '\t':
-			fputs("\\t", fp);
-			break;
-		default:
-			fputc(*s, fp);
-		}
-	}
-	fputc('"', fp);
-}
 
 /* IPv4 bare, IPv6 quoted: the forms egressd.conf(5) shows. */
 static void
@@ -87,7 +61,7 @@ print_hosts(FILE *fp, const struct hostset *hs, uint32_t first, uint32_t n)
 	fputs("\thosts {\n", fp);
 	for (i = 0; i < n; i++) {
 		fputs("\t\t", fp);
-		print_string(fp, conf_host(hs, first, i));
+		conf_quote(fp, conf_host(hs, first, i));
 		fputc('\n', fp);
 	}
 	fputs("\t}\n", fp);
@@ -100,7 +74,7 @@ print_idents(FILE *fp, const char (*idents)[EGD_IDENT_MAX], int n)
 
 	for (i = 0; i < n; i++) {
 		fputs("\tfrom identity ", fp);
-		print_string(fp, idents[i]);
+		conf_quote(fp, idents[i]);
 		fputc('\n', fp);
 	}
 }
@@ -141,16 +115,16 @@ print_global(FILE *fp, const struct egressd_conf *conf)
 	int		 i;
 
 	fputs("user ", fp);
-	print_string(fp, conf->user);
+	conf_quote(fp, conf->user);
 	fputs("\nchroot ", fp);
-	print_string(fp, conf->chroot);
+	conf_quote(fp, conf->chroot);
 	fputc('\n', fp);
 	if (conf->workers == 0)
 		fputs("workers auto\n", fp);
 	else
 		fprintf(fp, "workers %d\n", conf->workers);
 	fputs("resolver ", fp);
-	print_string(fp, conf->resolver);
+	conf_quote(fp, conf->resolver);
 	fputc('\n', fp);
 	for (i = 0; i < conf->nnameservers; i++) {
 		egd_addr_from_sa((const struct sockaddr *)
@@ -160,10 +134,10 @@ print_global(FILE *fp, const struct egressd_conf *conf)
 		fprintf(fp, " port %u", port);
 		if (conf->nstls[i].name[0] != '\0') {
 			fputs(" tls ", fp);
-			print_string(fp, conf->nstls[i].name);
+			conf_quote(fp, conf->nstls[i].name);
 			if (conf->nstls[i].ca[0] != '\0') {
 				fputs(" ca ", fp);
-				print_string(fp, conf->nstls[i].ca);
+				conf_quote(fp, conf->nstls[i].ca);
 			}
 		}
 		fputc('\n', fp);
@@ -204,9 +178,9 @@ print_admin(FILE *fp, const struct egressd_conf *conf)
 		fprintf(fp, " port %d\n", addr_port(&conf->metrics_ss));
 	}
 	fputs("control socket ", fp);
-	print_string(fp, conf->control_path);
+	conf_quote(fp, conf->control_path);
 	fputs(" group ", fp);
-	print_string(fp, conf->control_group);
+	conf_quote(fp, conf->control_group);
 	fputc('\n', fp);
 }
 
@@ -250,7 +224,7 @@ print_audit(FILE *fp, const struct audit_conf *a)
 		switch (s->type) {
 		case ASINK_UNIX:
 			fputs("\tsink unix ", fp);
-			print_string(fp, s->path);
+			conf_quote(fp, s->path);
 			fputc('\n', fp);
 			break;
 		case ASINK_UDP:
@@ -271,7 +245,7 @@ print_audit(FILE *fp, const struct audit_conf *a)
 		}
 	}
 	fputs("\tsd-id ", fp);
-	print_string(fp, a->sdid);
+	conf_quote(fp, a->sdid);
 	fprintf(fp, "\n\tevents %s\n", a->events == AEVENTS_DENIALS ?
 	    "denials" : "all");
 	fprintf(fp, "\tbuffer %d\n}\n", a->buffer);
@@ -286,7 +260,7 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 	char			 abuf[INET6_ADDRSTRLEN];
 
 	fputs("\ngateway ", fp);
-	print_string(fp, g->name);
+	conf_quote(fp, g->name);
 	fputs(" {\n", fp);
 	TAILQ_FOREACH(l, &conf->listeners, entry) {
 		if (l->gateway != g->id)
@@ -302,12 +276,12 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 			fputs(" transparent", fp);
 		if (l->proto == PROTO_HTTPS) {
 			fputs(" cert ", fp);
-			print_string(fp, l->cert);
+			conf_quote(fp, l->cert);
 			fputs(" key ", fp);
-			print_string(fp, l->key);
+			conf_quote(fp, l->key);
 			if (l->clientca[0]) {
 				fputs(" client ca ", fp);
-				print_string(fp, l->clientca);
+				conf_quote(fp, l->clientca);
 			}
 			if (l->client_optional)
 				fputs(" client optional", fp);
@@ -315,7 +289,7 @@ print_gateway(FILE *fp, const struct egressd_conf *conf,
 			    l->minver == 13 ? "1.3" : "1.2");
 			if (l->ciphers[0]) {
 				fputs(" ciphers ", fp);
-				print_string(fp, l->ciphers);
+				conf_quote(fp, l->ciphers);
 			}
 		}
 		fputc('\n', fp);
@@ -337,7 +311,7 @@ print_service(FILE *fp, const struct egressd_conf *conf,
 	int				 i;
 
 	fputs("\nservice ", fp);
-	print_string(fp, s->name);
+	conf_quote(fp, s->name);
 	fputs(" {\n", fp);
 	print_hosts(fp, &conf->svchosts, s->hfirst, s->nhosts);
 	for (i = 0; i < s->nports; i++) {
@@ -345,7 +319,7 @@ print_service(FILE *fp, const struct egressd_conf *conf,
 		fprintf(fp, "\tport %u %s", p->port, svc_proto_name(p->proto));
 		if (p->name[0] != '\0') {
 			fputc(' ', fp);
-			print_string(fp, p->name);
+			conf_quote(fp, p->name);
 		}
 		fputc('\n', fp);
 	}
@@ -381,7 +355,7 @@ print_match(FILE *fp, const struct route_match *m)
 	fputs("\tmatch ", fp);
 	if (m->authority[0] != '\0') {
 		fputs("authority ", fp);
-		print_string(fp, m->authority);
+		conf_quote(fp, m->authority);
 		fputc(' ', fp);
 	}
 	if (m->port != 0)
@@ -389,17 +363,17 @@ print_match(FILE *fp, const struct route_match *m)
 	if (m->pathtype != PATH_ANY) {
 		fputs(m->pathtype == PATH_PREFIX ? "path prefix " : "path ",
 		    fp);
-		print_string(fp, m->path);
+		conf_quote(fp, m->path);
 		fputc(' ', fp);
 	}
 	if (m->method[0] != '\0')
 		fprintf(fp, "method %s ", m->method);
 	for (i = 0; i < m->nheaders; i++) {
 		fputs("header ", fp);
-		print_string(fp, m->headers[i].name);
+		conf_quote(fp, m->headers[i].name);
 		if (m->headers[i].has_value) {
 			fputc(' ', fp);
-			print_string(fp, m->headers[i].value);
+			conf_quote(fp, m->headers[i].value);
 		}
 		fputc(' ', fp);
 	}
@@ -407,19 +381,19 @@ print_match(FILE *fp, const struct route_match *m)
 	for (i = 0; i < m->ndests; i++) {
 		d = &m->dests[i];
 		fputs("\t\tforward to ", fp);
-		print_string(fp, d->host);
+		conf_quote(fp, d->host);
 		if (d->port != 0)
 			fprintf(fp, " port %u", d->port);
 		fprintf(fp, " weight %u\n", d->weight);
 	}
 	if (m->rewrite_authority[0] != '\0') {
 		fputs("\t\trewrite authority ", fp);
-		print_string(fp, m->rewrite_authority);
+		conf_quote(fp, m->rewrite_authority);
 		fputc('\n', fp);
 	}
 	if (m->rewrite_path) {
 		fputs("\t\trewrite path prefix ", fp);
-		print_string(fp, m->rewrite_prefix);
+		conf_quote(fp, m->rewrite_prefix);
 		fputc('\n', fp);
 	}
 	if (m->timeout != 0)
@@ -438,13 +412,13 @@ print_route(FILE *fp, const struct egressd_conf *conf, const struct route *r)
 	int				 i;
 
 	fputs("\nroute ", fp);
-	print_string(fp, r->name);
+	conf_quote(fp, r->name);
 	fputs(" {\n", fp);
 	for (i = 0; i < r->ngateways; i++)
 		TAILQ_FOREACH(g, &conf->gateways, entry)
 			if (g->id == r->gateways[i]) {
 				fputs("\tgateway ", fp);
-				print_string(fp, g->name);
+				conf_quote(fp, g->name);
 				fputc('\n', fp);
 			}
 	print_from(fp, r->from, r->nfrom);
@@ -484,9 +458,9 @@ print_destination(FILE *fp, const struct destination *d)
 
 	literal = egd_addr_parse(d->host, &a) == 0;
 	fputs("\ndestination ", fp);
-	print_string(fp, d->name);
+	conf_quote(fp, d->name);
 	fputs(" {\n\thost ", fp);
-	print_string(fp, d->host);
+	conf_quote(fp, d->host);
 	fputc('\n', fp);
 	for (i = 0; i < d->nports; i++) {
 		p = &d->ports[i];
@@ -502,28 +476,28 @@ print_destination(FILE *fp, const struct destination *d)
 		 */
 		if (p->sni[0] != '\0' || (d->host[0] != '*' && !literal)) {
 			fputs(" sni ", fp);
-			print_string(fp, p->sni[0] ? p->sni : d->host);
+			conf_quote(fp, p->sni[0] ? p->sni : d->host);
 		}
 		fputs(" ca ", fp);
-		print_string(fp, p->ca[0] ? p->ca : EGRESSD_CABUNDLE);
+		conf_quote(fp, p->ca[0] ? p->ca : EGRESSD_CABUNDLE);
 		fprintf(fp, " min version %s", p->minver == 13 ? "1.3" : "1.2");
 		if (p->ciphers[0]) {
 			fputs(" ciphers ", fp);
-			print_string(fp, p->ciphers);
+			conf_quote(fp, p->ciphers);
 		}
 		if (p->nsan > 0) {
 			fputs(" verify-san {", fp);
 			for (j = 0; j < p->nsan; j++) {
 				fputs(j ? ", " : " ", fp);
-				print_string(fp, p->san[j]);
+				conf_quote(fp, p->san[j]);
 			}
 			fputs(" }", fp);
 		}
 		if (p->mode == TLSM_MUTUAL) {
 			fputs(" cert ", fp);
-			print_string(fp, p->cert);
+			conf_quote(fp, p->cert);
 			fputs(" key ", fp);
-			print_string(fp, p->key);
+			conf_quote(fp, p->key);
 		}
 		fputc('\n', fp);
 	}
