@@ -1626,6 +1626,11 @@ http_request_end(struct hconn *hc)
 	hc->host[0] = '\0';
 	hc->method[0] = '\0';
 	hc->scheme = NULL;
+	hc->report = AR_NONE;
+	hc->tls = NULL;		/* a malformed next one has none */
+	hc->tls_version = NULL;
+	hc->tls_ms = -1;
+	hc->tls_verify[0] = '\0';
 	hc->path = NULL;
 	hc->pathlen = 0;
 	http_paths_free(hc);

@@ -182,6 +182,19 @@ ok $([ -z "$(audit_last tls_ms _msgid=REQUEST path=/two)" ] &&
     [ "$(audit_last tls_verify _msgid=REQUEST path=/two)" = ok ]; echo $?) \
     "audit: a reused connection's request has no tls_ms, verify ok"
 
+# A malformed request after an originated one on the same connection:
+# its record says nothing of the TLS the earlier request went over.
+out=$(python3 "$SRCDIR/regress/e2e/rawreq.py" "$P" 5 \
+    'GET /stale1 HTTP/1.1\r\nHost: edition.cnn.com\r\n\r\nGET /stale2 HTTP/1.1\r\nHost: edition.cnn.com\r\nBad Header: 1\r\n\r\n')
+wait_audit _msgid=DENY reason=bad_request
+ok $(echo "$out" | grep -q 'origin says hello over TLS' &&
+    echo "$out" | grep -q '^HTTP/1.1 400' &&
+    [ "$(audit_last tls _msgid=REQUEST path=/stale1)" = originated ] &&
+    [ -z "$(audit_last tls _msgid=DENY reason=bad_request)" ] &&
+    [ -z "$(audit_last tls_verify _msgid=DENY reason=bad_request)" ] &&
+    [ -z "$(audit_last would _msgid=DENY reason=bad_request)" ]; echo $?) \
+    "keep-alive: a malformed request after an originated one has no tls fields"
+
 # 3. Verification failures: 502, the reason, nothing reaches the origin.
 refused() {	# refused PORT LOG WHAT: body, status, audit, origin's log
 	code=$(curl -s -m 5 -o "$T/body" -w '%{http_code}' \
