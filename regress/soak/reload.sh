@@ -68,7 +68,7 @@ reload() {	# one reload, in force everywhere, and the load moved on
 load() {	# load STOPFILE: the keep-alive clients, in the background
 	rm -f "$T/load.progress"
 	python3 "$SRCDIR/regress/soak/load.py" "$P" "origin.test:$OP" /small 20 \
-	    1000000 1200 "$1" "$T/load.progress" > "$T/load.out" &
+	    5000000 1200 "$1" "$T/load.progress" > "$T/load.out" &
 	LOAD=$!
 	EXTRA_PIDS="$EXTRA_PIDS $LOAD"
 }
