@@ -35,6 +35,11 @@ struct ps_hdr {
 	uint32_t	 pid;		/* sender's pid */
 	uint32_t	 flags;
 };
+/* The number of elements of an array; the one definition in the tree. */
+#ifndef nitems
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 #define PS_HDR_SIZE	sizeof(struct ps_hdr)
 #define PS_MAX_MSG	(64 * 1024)	/* header + payload, hard limit */
 #define PS_MAX_PAYLOAD	(PS_MAX_MSG - PS_HDR_SIZE)

@@ -28,8 +28,6 @@
 #include "egressd.h"
 #include "tap.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 /* A string literal and its length, NULs inside included. */
 #define B(s)		(s), (sizeof(s) - 1)
 

@@ -27,8 +27,6 @@
 #include "audit.h"
 #include "tap.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 static struct audit_out	last;
 static int		nemitted;
 

@@ -28,8 +28,6 @@
 
 #include "tap.h"
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
 /* ---- the cache ---------------------------------------------------------- */
 
 struct answered {
@@ -45,7 +43,7 @@ static void
 record_answer(void *owner, uint32_t id, const struct hdns_entry *e,
     uint32_t ttl)
 {
-	if (nanswers < (int)NITEMS(answers)) {
+	if (nanswers < (int)nitems(answers)) {
 		answers[nanswers].owner = owner;
 		answers[nanswers].id = id;
 		answers[nanswers].status = e->status;
@@ -363,7 +361,7 @@ static char			wchan_why[64];
 static void
 fake_query(struct ps_chan *c, struct ps_msg *m)
 {
-	if (nfq < (int)NITEMS(fq))
+	if (nfq < (int)nitems(fq))
 		memcpy(&fq[nfq], m->data, sizeof(fq[0]));
 	nfq++;
 }
@@ -412,9 +410,9 @@ new_helper(void)
 	if (fake != NULL)
 		ps_chan_free(fake);
 	wchan = ps_chan_new(base, sp[0], "helper", worker_table,
-	    NITEMS(worker_table), wchan_closed_cb, NULL);
+	    nitems(worker_table), wchan_closed_cb, NULL);
 	fake = ps_chan_new(base, sp[1], "fake helper", fake_table,
-	    NITEMS(fake_table), fake_closed_cb, NULL);
+	    nitems(fake_table), fake_closed_cb, NULL);
 	if (wchan == NULL || fake == NULL)
 		fatal("ps_chan_new");
 	wchan_closed = 0;
@@ -672,10 +670,10 @@ test_helper(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
 	hchan = ps_chan_new(base, sp[1], "worker 0", helper_table,
-	    NITEMS(helper_table), hchan_closed_cb, NULL);
+	    nitems(helper_table), hchan_closed_cb, NULL);
 	hdns_client_new(hchan);
 	wchan = ps_chan_new(base, sp[0], "helper", worker_table,
-	    NITEMS(worker_table), wchan_closed_cb, NULL);
+	    nitems(worker_table), wchan_closed_cb, NULL);
 	wdns_set_helper(wchan);
 
 	a[0] = v4("192.0.2.7");
@@ -726,10 +724,10 @@ test_helper(void)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1)
 		fatal("socketpair");
 	hchan = ps_chan_new(base, sp[1], "worker 1", helper_table,
-	    NITEMS(helper_table), hchan_closed_cb, NULL);
+	    nitems(helper_table), hchan_closed_cb, NULL);
 	hdns_client_new(hchan);
 	cw = ps_chan_new(base, sp[0], "lazy worker", count_table,
-	    NITEMS(count_table), NULL, NULL);
+	    nitems(count_table), NULL, NULL);
 	ps_chan_pause(cw, 1);
 	ps_chan_compose(cw, IMSG_DNS_QUERY, 0, -1, &q, sizeof(q));
 	want = 1;
@@ -883,7 +881,7 @@ test_resolv(void)
 		static const char *names[] = { "v4", "mixed", "many", "none",
 		    "empty", "secret", "conf", "none2" };
 
-		if (n < (int)NITEMS(names)) {
+		if (n < (int)nitems(names)) {
 			snprintf(addr, sizeof(addr), "%s/%s", tmpdir,
 			    names[n]);
 			unlink(addr);
@@ -891,7 +889,6 @@ test_resolv(void)
 	}
 	rmdir(tmpdir);
 }
-
 
 /* ---- the wire format ----------------------------------------------------- */
 

@@ -22,8 +22,6 @@
 #include "audit.h"
 #include "tap.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 static struct egressd_conf	 conf;
 static struct service		 svc_none, svc_all, svc_nets, svc_wide;
 static struct egd_cidr		 nets_nets[EGD_MAX_CIDRS];

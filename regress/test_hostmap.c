@@ -23,8 +23,6 @@
 #include "egressd.h"
 #include "tap.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 /* The three ways callers look up, and what each replaced. */
 enum mode {
 	M_COVER,	/* HM_EXACT | HM_PATTERNS: host_match() */

@@ -33,8 +33,6 @@
 #include "ps.h"
 #include "tap.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 #define PUMP_ROUNDS	10000	/* flush, poll, read: one message */
 #define LOOP_ROUNDS	200	/* event loop rounds, one channel test */
 #define MANY		1000	/* messages in the back-pressure test */

@@ -19,8 +19,6 @@
 #include "egressd.h"
 #include "tap.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 #define M	PN_MERGE_SLASHES
 #define REJ	PN_SLASH_REJECT
 #define DEC	PN_SLASH_DECODE

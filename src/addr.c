@@ -23,8 +23,6 @@
 
 #include "egressd.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 #define HOST_NAME_LEN	253	/* a DNS name in text, no trailing dot */
 #define HOST_LABEL_LEN	63
 #define CIDR_TEXT_LEN	(INET6_ADDRSTRLEN + 2 + 4)	/* "[a]/128" */

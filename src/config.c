@@ -424,7 +424,7 @@ facility_value(const char *name)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+	for (i = 0; i < nitems(facilities); i++)
 		if (strcmp(facilities[i].name, name) == 0)
 			return facilities[i].value;
 	return -1;
@@ -436,7 +436,7 @@ facility_name(int value)
 {
 	size_t	i;
 
-	for (i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+	for (i = 0; i < nitems(facilities); i++)
 		if (facilities[i].value == value)
 			return facilities[i].name;
 	return NULL;

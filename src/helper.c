@@ -82,8 +82,6 @@ static const struct ps_handler helper_worker_table[] = {
 	    hdns_dispatch_query },
 };
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
 __attribute__((noreturn)) void
 helper_main(struct egressd_opts *opts)
 {
@@ -104,7 +102,7 @@ helper_main(struct egressd_opts *opts)
 		fatal("ps_buf_init");
 	child_hello(&h.startbuf);
 	child_recv_conf(&h.startbuf, helper_parent_table,
-	    NITEMS(helper_parent_table), &h.started);
+	    nitems(helper_parent_table), &h.started);
 	if (!h.have_init)
 		fatalx("no identity from the parent");
 
@@ -115,7 +113,7 @@ helper_main(struct egressd_opts *opts)
 	if ((h.base = event_base_new()) == NULL)
 		fatalx("event_base_new");
 	if ((h.parent = ps_chan_adopt(h.base, &h.startbuf, "parent",
-	    helper_parent_table, NITEMS(helper_parent_table),
+	    helper_parent_table, nitems(helper_parent_table),
 	    helper_parent_closed, NULL)) == NULL)
 		fatal("parent channel");
 	child_log_chan(h.parent);
@@ -251,7 +249,7 @@ helper_dispatch_worker_chan(struct ps_chan *c, struct ps_msg *m)
 	}
 	snprintf(name, sizeof(name), "worker %u", i);
 	if ((h.workers[i] = ps_chan_new(h.base, m->fd, name,
-	    helper_worker_table, NITEMS(helper_worker_table),
+	    helper_worker_table, nitems(helper_worker_table),
 	    helper_worker_closed, NULL)) == NULL)
 		fatal("worker channel");
 	m->fd = -1;

@@ -31,8 +31,6 @@
 #include "egressd.h"
 #include "istio.h"
 
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
-
 #define VISITS_MAX	4000000	/* nodes visited in one document */
 #define LIST_MAX	4096	/* items of one list, pairs of one map */
 #define PATH_LEN	256	/* a field's path, for messages */

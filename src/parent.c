@@ -116,8 +116,6 @@ static const struct ps_handler parent_table[] = {
 	    parent_dispatch_refused },
 };
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
 static const char *
 role_name(int role)
 {
@@ -425,7 +423,7 @@ parent_spawn(struct child *c)
 	c->refused = 0;
 	child_label(c, label, sizeof(label));
 	if ((c->chan = ps_chan_new(p.base, sp[0], label, parent_table,
-	    NITEMS(parent_table), parent_child_closed, c)) == NULL)
+	    nitems(parent_table), parent_child_closed, c)) == NULL)
 		fatal("channel to %s", label);
 	log_debug("%s started, pid %d", label, (int)c->pid);
 
@@ -995,7 +993,7 @@ parent_main(struct egressd_opts *opts)
 	    evsignal_add(ev_chld, NULL) == -1)
 		fatalx("signal events");
 
-	ps_keep_caps(parent_caps, NITEMS(parent_caps));
+	ps_keep_caps(parent_caps, nitems(parent_caps));
 
 	p.helper.role = ROLE_HELPER;
 	p.nworkers = conf_workers(p.conf);

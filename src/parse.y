@@ -3490,7 +3490,7 @@ parse_config(const char *filename, int flags)
 	size_t			 i;
 
 	(void)flags;
-	for (i = 1; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+	for (i = 1; i < nitems(keywords); i++)
 		if (strcmp(keywords[i - 1].name, keywords[i].name) >= 0)
 			fatalx("keyword table not sorted at %s",
 			    keywords[i].name);

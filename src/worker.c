@@ -131,8 +131,6 @@ static const struct ps_handler worker_helper_table[] = {
 	    wdns_dispatch_answer },
 };
 
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
 #ifdef EGRESSD_REGRESS
 /*
  * Test builds only: SIGUSR2 makes the worker open a netlink socket, which
@@ -186,7 +184,7 @@ worker_main(struct egressd_opts *opts)
 		fatal("ps_buf_init");
 	child_hello(&w.startbuf);
 	child_recv_conf(&w.startbuf, worker_parent_table,
-	    NITEMS(worker_parent_table), &w.started);
+	    nitems(worker_parent_table), &w.started);
 	if (!w.have_init || !w.have_shm)
 		fatalx("no identity or shared table from the parent");
 
@@ -202,7 +200,7 @@ worker_main(struct egressd_opts *opts)
 	audit_init(w.cur->conf->hostname, w.cur->conf->log_facility);
 	audit_set_sink(waudit_sink);
 	if ((w.parent = ps_chan_adopt(worker_base, &w.startbuf, "parent",
-	    worker_parent_table, NITEMS(worker_parent_table),
+	    worker_parent_table, nitems(worker_parent_table),
 	    worker_parent_closed, NULL)) == NULL)
 		fatal("parent channel");
 	child_log_chan(w.parent);
@@ -535,7 +533,7 @@ worker_dispatch_helper_chan(struct ps_chan *c, struct ps_msg *m)
 		ps_chan_free(w.helper);
 	}
 	if ((w.helper = ps_chan_new(worker_base, m->fd, "helper",
-	    worker_helper_table, NITEMS(worker_helper_table),
+	    worker_helper_table, nitems(worker_helper_table),
 	    worker_helper_closed, NULL)) == NULL)
 		fatal("helper channel");
 	m->fd = -1;

@@ -73,7 +73,6 @@
 #define AGG_NGEN	32	/* generations shown, newest first */
 
 #define LD(x)		atomic_load_explicit(&(x), memory_order_relaxed)
-#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* An admin socket of a generation. */
 struct wadmin {
@@ -1896,7 +1895,7 @@ wctl_read_cb(int fd, short ev, void *arg)
 				return;
 			}
 		}
-		if (ps_check(ctl_table, NITEMS(ctl_table), c->phase, &c->seen,
+		if (ps_check(ctl_table, nitems(ctl_table), c->phase, &c->seen,
 		    &m, &why) == NULL) {
 			snprintf(msg, sizeof(msg), "%s (type %u)", why,
 			    m.hdr.type);

@@ -351,7 +351,7 @@ hf_hop(const struct hhead *h, const struct hfield *f)
 	size_t	i;
 	char	name[64];
 
-	for (i = 0; i < sizeof(hop_fields) / sizeof(hop_fields[0]); i++)
+	for (i = 0; i < nitems(hop_fields); i++)
 		if (hf_is(h, f, hop_fields[i]))
 			return 1;
 	if (f->nlen >= sizeof(name))

@@ -349,7 +349,7 @@ method_idempotent(const struct hconn *hc)
 	    "DELETE", "TRACE" };
 	size_t	i;
 
-	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+	for (i = 0; i < nitems(m); i++)
 		if (strcmp(hc->method, m[i]) == 0)
 			return 1;
 	return 0;
